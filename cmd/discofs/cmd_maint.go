@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/discofs/discofs/vault"
+)
+
+func init() {
+	register("status", command{summary: "show the vault's totals", usage: "[--json]", run: runStatus})
+	register("verify", command{
+		summary: "check that every pack is stored (--full: download and authenticate every chunk)",
+		usage:   "[--full] [--json] [ARCHIVE]",
+		run:     runVerify,
+	})
+	register("rm", command{summary: "delete an archive (gc frees its space)", usage: "ARCHIVE", run: runRm})
+	register("gc", command{summary: "delete packs and leftovers that no archive uses", usage: "", run: runGC})
+}
+
+func runStatus(ctx context.Context, e *env, args []string) error {
+	var c common
+	var asJSON bool
+	fs := newFlags("status", e, &c)
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 0, 0); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	s, err := v.Status()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(e.stdout).Encode(s)
+	}
+	fmt.Fprintf(e.stdout, "vault     %s\nstore     %s\narchives  %d\nfiles     %d (%s)\nstored    %s in %d packs\n",
+		s.VaultID, s.Store, s.Archives, s.Files, humanBytes(s.Size), humanBytes(s.Stored), s.Packs)
+	if s.Last != nil {
+		fmt.Fprintf(e.stdout, "last      %s %s (%s)\n", vault.FormatID(s.Last.ID), s.Last.Name, s.Last.Created.Local().Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
+func runVerify(ctx context.Context, e *env, args []string) error {
+	var c common
+	var full, asJSON bool
+	fs := newFlags("verify", e, &c)
+	fs.BoolVar(&full, "full", false, "download and authenticate every chunk")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 0, 1); err != nil {
+		return err
+	}
+	ref := ""
+	if len(args) == 1 {
+		ref = args[0]
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	rep, err := v.Verify(ctx, ref, full, nil)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		type damaged struct{ Archive, Path, Error string }
+		out := struct {
+			*vault.VerifyReport
+			Damaged []damaged
+		}{VerifyReport: rep}
+		for _, d := range rep.Damaged {
+			out.Damaged = append(out.Damaged, damaged{vault.FormatID(d.Archive), d.Path, d.Err.Error()})
+		}
+		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range rep.Damaged {
+			fmt.Fprintf(e.stdout, "damaged: %s\n", oneLine(d.String()))
+		}
+		what := "packs present"
+		if full {
+			what = fmt.Sprintf("%d chunks authenticated", rep.Chunks)
+		}
+		fmt.Fprintf(e.stdout, "checked %d archives, %d packs (%s), %s: %d damaged files\n",
+			rep.Archives, rep.Packs, humanBytes(rep.Bytes), what, len(rep.Damaged))
+	}
+	if len(rep.Damaged) > 0 {
+		return exitError{exitFailure}
+	}
+	return nil
+}
+
+func runRm(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := newFlags("rm", e, &c)
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 1, 1); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	a, err := v.Remove(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deleted %s %s (run 'discofs gc' to free its space)\n", vault.FormatID(a.ID), a.Name)
+	return nil
+}
+
+func runGC(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := newFlags("gc", e, &c)
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 0, 0); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	rep, err := v.GC(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deleted %d packs (%s), %d old manifests, %d leftovers; cleaned %d interrupted puts\n",
+		rep.Packs, humanBytes(rep.Bytes), rep.Manifests, rep.Orphans, rep.Abandoned)
+	if rep.OrphansSkipped {
+		fmt.Fprintln(e.stdout, "objects unknown to this index were kept: the store has archives this machine has not indexed")
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/discofs/discofs/vault"
+)
+
+func init() {
+	register("put", command{
+		summary: "archive files and folders; prints the new archive's ID last",
+		usage:   "[--name NAME | --archive ID] [--card-names] [--json] PATH...",
+		run:     runPut,
+	})
+	register("get", command{
+		summary: "restore an archive, or one file or folder of it",
+		usage:   "ARCHIVE[/PATH] DEST",
+		run:     runGet,
+	})
+}
+
+func runPut(ctx context.Context, e *env, args []string) error {
+	var c common
+	var name, archive string
+	var cardNames, asJSON bool
+	fs := newFlags("put", e, &c)
+	fs.StringVar(&name, "name", "", "the new archive's name (default: the folder's name)")
+	fs.StringVar(&archive, "archive", "", "add to this archive (ID or name) instead of making a new one")
+	fs.BoolVar(&cardNames, "card-names", false, "show file names on the archive card (they are otherwise only in the encrypted manifest)")
+	fs.BoolVar(&asJSON, "json", false, "print the archive as JSON")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 1, -1); err != nil {
+		return err
+	}
+	if name != "" && archive != "" {
+		return usagef("--name and --archive do not go together")
+	}
+	v, err := c.openVault(ctx, e, cardNames)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	var prog vault.Progress
+	stop := showProgress(e.stderr, "archiving", &prog)
+	a, err := v.Put(ctx, args, vault.PutOptions{Name: name, Archive: archive, Progress: &prog})
+	stop()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(e.stdout).Encode(a)
+	}
+	fmt.Fprintf(e.stdout, "%s: %d files, %s, %s newly stored\n", a.Name, a.Files, humanBytes(a.Size), humanBytes(prog.Stored.Load()))
+	fmt.Fprintln(e.stdout, vault.FormatID(a.ID))
+	return nil
+}
+
+func runGet(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := newFlags("get", e, &c)
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 2, 2); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	var prog vault.Progress
+	stop := showProgress(e.stderr, "restoring", &prog)
+	damaged, err := v.Get(ctx, args[0], args[1], &prog)
+	stop()
+	for _, d := range damaged {
+		fmt.Fprintf(e.stderr, "damaged: %s\n", oneLine(d.String()))
+	}
+	if err != nil {
+		return err
+	}
+	if len(damaged) > 0 {
+		fmt.Fprintf(e.stderr, "discofs get: %d files could not be restored\n", len(damaged))
+		return exitError{exitFailure}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// common are the flags every command that opens a vault takes.
+type common struct {
+	home           string
+	passphraseFile string
+	verbose        bool
+}
+
+// newFlags makes a command's flag set with the common flags on it.
+func newFlags(name string, e *env, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	if c != nil {
+		fs.StringVar(&c.home, "home", "", "state directory (default $DISCOFS_HOME, else the XDG directories)")
+		fs.StringVar(&c.passphraseFile, "passphrase-file", "", "read the passphrase from this file (default $DISCOFS_PASSPHRASE, else a prompt)")
+		fs.BoolVar(&c.verbose, "v", false, "log what happens to stderr")
+	}
+	return fs
+}
+
+// parse parses flags that may stand before, between or after the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, exitError{exitOK}
+			}
+			return nil, usageError{strings.TrimSpace(err.Error())}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (c *common) logger(w io.Writer) *slog.Logger {
+	if !c.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func needArgs(args []string, lo, hi int) error {
+	switch {
+	case len(args) < lo:
+		return usagef("missing argument")
+	case hi >= 0 && len(args) > hi:
+		return usagef("too many arguments: %s", strings.Join(args[hi:], " "))
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/vault"
+)
+
+func (c *common) paths(e *env) (vault.Paths, error) {
+	home := c.home
+	if home == "" {
+		home = e.getenv("DISCOFS_HOME")
+	}
+	if home != "" {
+		abs, err := filepath.Abs(home)
+		if err != nil {
+			return vault.Paths{}, err
+		}
+		return vault.HomePaths(abs), nil
+	}
+	return vault.DefaultPaths()
+}
+
+// passphrase reads the passphrase from the file flag, the environment or the terminal.
+func (c *common) passphrase(e *env, prompt string, confirm bool) (string, error) {
+	return readSecret(e, c.passphraseFile, "DISCOFS_PASSPHRASE", prompt, confirm)
+}
+
+// readSecret reads a secret from a file, else an environment variable, else the terminal.
+func readSecret(e *env, file, envName, prompt string, confirm bool) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	if p := e.getenv(envName); p != "" {
+		return p, nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return "", fmt.Errorf("no passphrase: set %s, use --passphrase-file, or run in a terminal", envName)
+	}
+	defer tty.Close()
+	ask := func(p string) (string, error) {
+		fmt.Fprint(tty, p)
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return string(b), err
+	}
+	p, err := ask(prompt)
+	if err != nil {
+		return "", err
+	}
+	if confirm {
+		again, err := ask("Repeat it: ")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			return "", errors.New("the passphrases differ")
+		}
+	}
+	return p, nil
+}
+
+// openStore opens the store a spec names and stacks the wrappers around it.
+func openStore(ctx context.Context, spec string, opts map[string]string) (chunkstore.Store, vault.Catalog, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "dir":
+		if arg == "" {
+			return nil, nil, errors.New("dir store: no folder given (dir:PATH)")
+		}
+		d, err := chunkstore.OpenDir(arg, chunkstore.Limits{})
+		if err != nil {
+			return nil, nil, err
+		}
+		var s chunkstore.Store = chunkstore.NewLimit(d, 4, 16)
+		s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
+		return s, vault.RecordCatalog(d), nil
+	}
+	return nil, nil, fmt.Errorf("unknown store %q (want dir:PATH)", spec)
+}
+
+// opened is an unlocked vault with what it needs closed after.
+type opened struct {
+	*vault.Vault
+	store chunkstore.Store
+}
+
+func (o *opened) Close() {
+	o.Vault.Close()
+	o.store.Close()
+}
+
+// openVault loads the config, opens the store and unlocks the vault.
+func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened, error) {
+	paths, err := c.paths(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := vault.LoadConfig(paths)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := c.passphrase(e, "Passphrase: ", false)
+	if err != nil {
+		return nil, err
+	}
+	// The passphrase is checked before anything else is opened or touched.
+	master, err := vault.Unlock(cfg, pass)
+	if err != nil {
+		return nil, err
+	}
+	store, catalog, err := openStore(ctx, cfg.Store, cfg.StoreOptions)
+	if err != nil {
+		return nil, err
+	}
+	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
+		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &opened{Vault: v, store: store}, nil
+}

@@ -1,0 +1,184 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+)
+
+// Remove deletes an archive: its record and tree leave the index and its card is marked
+// deleted. The packs stay until GC finds nothing else uses them.
+func (v *Vault) Remove(ctx context.Context, ref string) (index.Archive, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	a, err := v.Resolve(ref)
+	if err != nil {
+		return a, err
+	}
+	a.Status = index.StatusDeleted
+	if err := v.saveCard(ctx, &a, nil); err != nil {
+		return a, err
+	}
+	return a, v.idx.DeleteArchive(a.ID)
+}
+
+// GCReport is what GC did.
+type GCReport struct {
+	Abandoned      int   // interrupted puts cleaned up
+	Packs          int   // packs deleted
+	Bytes          int64 // bytes of packs deleted
+	Manifests      int   // stale manifest objects deleted
+	Orphans        int   // objects no index entry knew, deleted
+	OrphansSkipped bool  // orphans kept: the store has archives this index does not know
+}
+
+// GC deletes what no archive uses any more: interrupted puts, packs none of whose chunks
+// is referenced, manifests of older generations and objects left by crashes. Packs that are
+// partly used are kept whole.
+func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	rep := &GCReport{}
+	var all []index.Archive
+	if err := v.idx.Archives(func(a index.Archive) error { all = append(all, a); return nil }); err != nil {
+		return nil, err
+	}
+	live := map[chunkstore.ID]bool{}
+	manifests := map[chunkstore.Ref]bool{}
+	for i := range all {
+		a := &all[i]
+		if a.Status == index.StatusPending {
+			if err := v.abandon(ctx, a); err != nil {
+				return nil, err
+			}
+			rep.Abandoned++
+			continue
+		}
+		if a.CardStale {
+			nodes, err := v.treeNodes(a.ID)
+			if err != nil {
+				return nil, err
+			}
+			if err := v.saveCard(ctx, a, nodes); err != nil {
+				return nil, err
+			}
+		}
+		for _, p := range a.Manifest {
+			manifests[p.Ref] = true
+		}
+		err := v.idx.Walk(a.ID, func(n index.Node) error {
+			for _, c := range n.Chunks {
+				live[c.ID] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	packChunks := map[chunkstore.Ref][]chunkstore.ID{}
+	packLive := map[chunkstore.Ref]bool{}
+	err := v.idx.Chunks(func(id chunkstore.ID, loc index.Location) error {
+		packChunks[loc.Pack] = append(packChunks[loc.Pack], id)
+		packLive[loc.Pack] = packLive[loc.Pack] || live[id]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	known := map[chunkstore.Ref]bool{}
+	var dead []index.Pack
+	err = v.idx.Packs(func(p index.Pack) error {
+		known[p.Ref] = true
+		if !packLive[p.Ref] {
+			dead = append(dead, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range dead {
+		// The index forgets the chunks first: a crash in between leaves an orphan for the
+		// next GC, never a chunk the index thinks is stored when it is not.
+		if err := v.idx.DeletePack(p.Ref, packChunks[p.Ref]); err != nil {
+			return nil, err
+		}
+		if err := v.store.Delete(ctx, p.Ref); err != nil && !chunkstore.IsNotFound(err) {
+			return nil, fmt.Errorf("delete pack %s: %w", p.Ref, err)
+		}
+		rep.Packs++
+		rep.Bytes += p.Size
+	}
+
+	if ok, err := v.catalogIsLocal(ctx, all); err != nil || !ok {
+		rep.OrphansSkipped = true
+		return rep, err
+	}
+	for _, t := range []chunkstore.Type{chunkstore.TypePack, chunkstore.TypeManifest} {
+		var orphans []chunkstore.Object
+		err := v.store.List(ctx, t, func(o chunkstore.Object) error {
+			if !known[o.Ref] && !manifests[o.Ref] {
+				orphans = append(orphans, o)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range orphans {
+			if err := v.store.Delete(ctx, o.Ref); err != nil && !chunkstore.IsNotFound(err) {
+				return nil, fmt.Errorf("delete %s: %w", o.Ref, err)
+			}
+			if t == chunkstore.TypeManifest {
+				rep.Manifests++
+			} else {
+				rep.Orphans++
+			}
+		}
+	}
+	return rep, nil
+}
+
+// abandon removes what an interrupted put left and marks its card failed.
+func (v *Vault) abandon(ctx context.Context, a *index.Archive) error {
+	if err := v.idx.DeleteArchive(a.ID); err != nil {
+		return err
+	}
+	if strings.Contains(a.ID, "~") || v.catalog == nil {
+		return nil // a staging overlay has no card of its own
+	}
+	a.Status = index.StatusFailed
+	return v.catalog.SaveCard(ctx, cardOf(a, nil))
+}
+
+// catalogIsLocal reports whether every card in the store is an archive this index knows at
+// its current generation, so an object the index does not know cannot be another
+// machine's.
+func (v *Vault) catalogIsLocal(ctx context.Context, all []index.Archive) (bool, error) {
+	if v.catalog == nil {
+		return true, nil
+	}
+	gens := map[string]uint64{}
+	for _, a := range all {
+		if a.Status != index.StatusPending {
+			gens["#"+a.ID] = a.Generation
+		}
+	}
+	local := true
+	err := v.catalog.Cards(ctx, func(c *Card) error {
+		if c.Status == index.StatusDeleted || c.Status == index.StatusFailed {
+			return nil
+		}
+		g, ok := gens[c.ArchiveID]
+		if !ok || c.Discofs == nil || c.Discofs.Generation != g {
+			local = false
+		}
+		return nil
+	})
+	return local, err
+}

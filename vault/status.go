@@ -1,0 +1,38 @@
+package vault
+
+import "github.com/discofs/discofs/index"
+
+// Status sums up a vault.
+type Status struct {
+	VaultID  string         `json:"vault_id"`
+	Store    string         `json:"store"`
+	Archives int            `json:"archives"`
+	Files    int64          `json:"files"`
+	Size     int64          `json:"size_bytes"`   // plaintext bytes of all archives' files
+	Packs    int            `json:"packs"`        // data packs in the store
+	Stored   int64          `json:"stored_bytes"` // bytes of those packs
+	Last     *index.Archive `json:"last_archive,omitempty"`
+}
+
+// Status reads the vault's totals from the index alone.
+func (v *Vault) Status() (*Status, error) {
+	s := &Status{VaultID: v.cfg.VaultID, Store: v.cfg.Store}
+	list, err := v.Archives()
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range list {
+		s.Archives++
+		s.Files += a.Files
+		s.Size += a.Size
+		if s.Last == nil || a.Lot > s.Last.Lot {
+			s.Last = &list[i]
+		}
+	}
+	err = v.idx.Packs(func(p index.Pack) error {
+		s.Packs++
+		s.Stored += p.Size
+		return nil
+	})
+	return s, err
+}

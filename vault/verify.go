@@ -1,0 +1,154 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+)
+
+// VerifyReport is what Verify found.
+type VerifyReport struct {
+	Archives int
+	Packs    int   // packs checked
+	Chunks   int   // chunks checked (authenticated with full)
+	Bytes    int64 // bytes of the packs checked
+	Damaged  []Damaged
+}
+
+// Verify checks that every pack the archives use exists with the right size, and with full
+// that every chunk downloads and authenticates. ref names one archive, or "" for all.
+func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progress) (*VerifyReport, error) {
+	var archives []index.Archive
+	if ref != "" {
+		a, err := v.Resolve(ref)
+		if err != nil {
+			return nil, err
+		}
+		archives = []index.Archive{a}
+	} else {
+		var err error
+		if archives, err = v.Archives(); err != nil {
+			return nil, err
+		}
+	}
+	rep := &VerifyReport{Archives: len(archives)}
+	users := map[chunkstore.ID][]Damaged{} // chunk → the files that use it
+	for _, a := range archives {
+		if a.Status == index.StatusDeleted {
+			continue
+		}
+		for _, p := range a.Manifest {
+			if obj, err := v.store.Stat(ctx, p.Ref); err != nil || obj.Size != p.Size {
+				rep.Damaged = append(rep.Damaged, Damaged{Archive: a.ID, Path: "/", Err: fmt.Errorf("manifest %s: %v", p.Ref, sizeErr(err, obj.Size, p.Size))})
+			}
+		}
+		err := v.idx.Walk(a.ID, func(n index.Node) error {
+			for _, c := range n.Chunks {
+				users[c.ID] = append(users[c.ID], Damaged{Archive: a.ID, Path: n.Path})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	bad := map[chunkstore.ID]error{}
+	byPack := map[chunkstore.Ref][]chunkstore.ID{}
+	for id := range users {
+		loc, err := v.idx.GetChunk(id)
+		if err != nil {
+			bad[id] = fmt.Errorf("chunk %s is not in the index: %w", id, err)
+			continue
+		}
+		byPack[loc.Pack] = append(byPack[loc.Pack], id)
+	}
+	var mu sync.Mutex
+	var ids []chunkstore.ID
+	for ref, chunks := range byPack {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rep.Packs++
+		want, err := v.idx.GetPack(ref)
+		if err == nil {
+			var obj chunkstore.Object
+			obj, err = v.store.Stat(ctx, ref)
+			if err == nil && obj.Size != want.Size {
+				err = sizeErr(nil, obj.Size, want.Size)
+			}
+			rep.Bytes += want.Size
+		}
+		if err != nil {
+			if chunkstore.IsFatal(err) {
+				return nil, err
+			}
+			for _, id := range chunks {
+				bad[id] = fmt.Errorf("pack %s: %w", ref, err)
+			}
+			continue
+		}
+		ids = append(ids, chunks...)
+	}
+	if full {
+		// ids are grouped by pack, so a store reads one pack's frames close together.
+		work := make(chan chunkstore.ID)
+		var wg sync.WaitGroup
+		for range max(v.opts.Workers, 4) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 0, chunkstore.MaxChunkSize)
+				for id := range work {
+					_, err := v.loadChunk(ctx, id, buf[:0])
+					mu.Lock()
+					rep.Chunks++
+					if err != nil {
+						bad[id] = err
+					}
+					mu.Unlock()
+					if prog != nil {
+						prog.Files.Add(1)
+					}
+				}
+			}()
+		}
+		for _, id := range ids {
+			select {
+			case work <- id:
+			case <-ctx.Done():
+			}
+		}
+		close(work)
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	type file struct{ archive, path string }
+	seen := map[file]bool{}
+	for id, err := range bad {
+		for _, d := range users[id] {
+			if f := (file{d.Archive, d.Path}); !seen[f] {
+				seen[f] = true
+				d.Err = err
+				rep.Damaged = append(rep.Damaged, d)
+			}
+		}
+	}
+	sort.Slice(rep.Damaged, func(i, j int) bool {
+		a, b := rep.Damaged[i], rep.Damaged[j]
+		return a.Archive < b.Archive || a.Archive == b.Archive && a.Path < b.Path
+	})
+	return rep, nil
+}
+
+func sizeErr(err error, got, want int64) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("has %d bytes, should have %d", got, want)
+}
