@@ -30,9 +30,11 @@ const (
 
 // DB is the index. Its methods are safe for concurrent use.
 type DB struct {
-	db   *badger.DB
-	stop chan struct{}
-	wg   sync.WaitGroup
+	db        *badger.DB
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens or creates the index in dir, encrypted with key (16, 24 or 32 bytes).
@@ -65,11 +67,14 @@ func Open(dir string, key []byte, log *slog.Logger) (*DB, error) {
 	return d, nil
 }
 
-// Close flushes and closes the index.
+// Close flushes and closes the index. Closing twice is harmless.
 func (d *DB) Close() error {
-	close(d.stop)
-	d.wg.Wait()
-	return d.db.Close()
+	d.closeOnce.Do(func() {
+		close(d.stop)
+		d.wg.Wait()
+		d.closeErr = d.db.Close()
+	})
+	return d.closeErr
 }
 
 // gcLoop reclaims value-log space, which badger never does by itself.

@@ -31,7 +31,9 @@ type Paths struct {
 }
 
 // HomePaths puts everything in one directory.
-func HomePaths(home string) Paths { return Paths{Config: home, Data: home, Cache: filepath.Join(home, "cache")} }
+func HomePaths(home string) Paths {
+	return Paths{Config: home, Data: home, Cache: filepath.Join(home, "cache")}
+}
 
 // DefaultPaths follows the XDG base directories.
 func DefaultPaths() (Paths, error) {
