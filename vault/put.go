@@ -350,30 +350,37 @@ func (w *putRun) chunkFile(ctx context.Context, p string, f *putFile, chunks cha
 	}
 }
 
-// seal hashes chunks and seals the ones the vault does not have yet.
+// seal hashes chunks and seals the ones the vault does not have yet. After a failure it
+// keeps draining chunks, so the finisher waiting on their files never waits forever.
 func (w *putRun) seal(ctx context.Context, chunks <-chan *putChunk, frames chan<- sealedFrame) error {
+	var failed error
 	for c := range chunks {
-		c.id = w.v.ids.Sum(c.data)
-		fresh, err := w.claim(c.id)
-		if err == nil && fresh {
-			fb := frameBufs.Get().(*[]byte)
-			*fb = w.v.data.Seal((*fb)[:0], c.id, c.data)
-			select {
-			case frames <- sealedFrame{id: c.id, frame: fb}:
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
+		if failed == nil {
+			failed = w.sealOne(ctx, c, frames)
 		}
 		// Only the length is needed from here on; the buffer goes back for reuse.
 		c.n = len(c.data)
 		chunkBufs.Put(c.buf)
 		c.buf, c.data = nil, nil
 		c.file.wg.Done()
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	return failed
+}
+
+func (w *putRun) sealOne(ctx context.Context, c *putChunk, frames chan<- sealedFrame) error {
+	c.id = w.v.ids.Sum(c.data)
+	fresh, err := w.claim(c.id)
+	if err != nil || !fresh {
+		return err
+	}
+	fb := frameBufs.Get().(*[]byte)
+	*fb = w.v.data.Seal((*fb)[:0], c.id, c.data)
+	select {
+	case frames <- sealedFrame{id: c.id, frame: fb}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // claim reports whether this run must store the chunk: neither the index nor this run has it.
