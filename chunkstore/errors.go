@@ -1,7 +1,6 @@
 package chunkstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -62,15 +61,11 @@ func NotFoundError(what string) error {
 	return &Error{Class: NotFound, Err: fmt.Errorf("%s: not found", what)}
 }
 
-// ClassOf reports the class of err: the outermost classified error wins; context
-// cancellation and anything unclassified are Permanent.
+// ClassOf reports the class of err: the outermost classified error wins; an unclassified
+// context cancellation or deadline, and anything else unclassified, is Permanent. (A
+// classified error wins over a context error inside it: net/http's client timeout matches
+// context.DeadlineExceeded, yet a store may rightly call it retryable.)
 func ClassOf(err error) Class {
-	if err == nil {
-		return Permanent
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return Permanent
-	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Class

@@ -86,8 +86,13 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 			if chunkstore.IsFatal(err) {
 				return nil, err
 			}
+			if chunkstore.IsNotFound(err) {
+				err = chunkstore.Classify(chunkstore.NotFound, fmt.Errorf("pack %s is missing from the store", ref))
+			} else {
+				err = fmt.Errorf("pack %s: %w", ref, err)
+			}
 			for _, id := range chunks {
-				bad[id] = fmt.Errorf("pack %s: %w", ref, err)
+				bad[id] = err
 			}
 			continue
 		}

@@ -82,7 +82,7 @@ func report(w io.Writer, name string, c command, err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(w, "discofs %s: %s\nusage: discofs %s %s\n", name, ue.msg, name, c.usage)
+		fmt.Fprintf(w, "discofs %s: %s (usage: discofs %s %s)\n", name, ue.msg, name, c.usage)
 		return exitUsage
 	case errors.Is(err, vault.ErrWrongPassphrase):
 		fmt.Fprintf(w, "discofs %s: wrong passphrase\n", name)

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	dfs "github.com/discofs/discofs/fs"
+)
+
+func init() {
+	register("mount", command{
+		summary: "show the vault as a filesystem until unmounted or interrupted",
+		usage:   "[--read-only] [--allow-other] [--debug] MOUNTPOINT",
+		run:     runMount,
+	})
+	register("unmount", command{
+		summary: "unmount a discofs mount",
+		usage:   "MOUNTPOINT",
+		run:     runUnmount,
+	})
+}
+
+// unmountTries is how often a busy mount is tried again, a second apart, after a signal.
+const unmountTries = 10
+
+func runMount(ctx context.Context, e *env, args []string) error {
+	var c common
+	var readOnly, allowOther, debug bool
+	fl := newFlags("mount", e, &c)
+	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
+	fl.BoolVar(&allowOther, "allow-other", false, "let other users see the mount (the kernel checks file modes)")
+	fl.BoolVar(&debug, "debug", false, "log every FUSE request")
+	args, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 1, 1); err != nil {
+		return err
+	}
+	mnt, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	if !readOnly {
+		fmt.Fprintln(e.stderr, "discofs mount: this version does not take writes yet; mounting read-only")
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	log := c.logger(e.stderr)
+	if !c.verbose {
+		// Failed reads are worth a line even when nothing else is.
+		log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	srv, err := dfs.Mount(mnt, v.Vault, dfs.MountOptions{ReadOnly: true, AllowOther: allowOther, Debug: debug, Logger: log})
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", mnt, err)
+	}
+	fmt.Fprintf(e.stderr, "mounted at %s\n", mnt)
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for i := 0; ; i++ {
+		err := srv.Unmount()
+		if err == nil {
+			break
+		}
+		if i == unmountTries-1 {
+			return fmt.Errorf("unmount %s: %w (close what is open there, then run 'discofs unmount %s')", mnt, err, mnt)
+		}
+		if i == 0 {
+			fmt.Fprintf(e.stderr, "discofs mount: %s is busy (%v); trying again\n", mnt, err)
+		}
+		time.Sleep(time.Second)
+	}
+	<-done
+	fmt.Fprintf(e.stderr, "unmounted %s\n", mnt)
+	return nil
+}
+
+func runUnmount(ctx context.Context, e *env, args []string) error {
+	fl := newFlags("unmount", e, nil)
+	args, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 1, 1); err != nil {
+		return err
+	}
+	mnt, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			return fmt.Errorf("unmount %s: %w", mnt, err)
+		}
+		return nil
+	}
+	for _, prog := range []string{"fusermount3", "fusermount"} {
+		path, err := exec.LookPath(prog)
+		if err != nil {
+			continue
+		}
+		out, err := exec.CommandContext(ctx, path, "-u", mnt).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s -u %s: %w: %s", prog, mnt, err, oneLine(string(out)))
+		}
+		return nil
+	}
+	return errors.New("neither fusermount3 nor fusermount is installed")
+}

@@ -1,0 +1,284 @@
+package vault
+
+// Random-access reads of committed files. A read maps its byte range to chunks through the
+// file's chunk lengths, and each chunk part to the frame segments that hold it; only those
+// segments are fetched (one ranged Load per chunk part) and opened. Opened segments stay in
+// a bounded in-memory LRU, and readers that miss on one chunk at the same time share one
+// fetch.
+//
+// Lock order: readCache.mu is a leaf; it is never held across a fetch or another lock.
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+	"weak"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+)
+
+const (
+	// readCacheBytes bounds the plaintext that opened segments hold in memory per vault.
+	readCacheBytes = 64 << 20
+	// fetchTimeout bounds one shared fetch. It runs on its own context, not a reader's, so
+	// that a reader who stops waiting (an interrupted FUSE request) does not fail the
+	// others; the timeout keeps a stuck store from holding the fetch forever.
+	fetchTimeout = 10 * time.Minute
+	// offsetCacheEntries bounds the remembered chunk offset tables.
+	offsetCacheEntries = 4096
+)
+
+// ErrNotAFile is returned by ReadAt for a node that is not a regular file.
+var ErrNotAFile = errors.New("not a regular file")
+
+// ReadAt reads len(p) bytes of the committed file n starting at byte off, like
+// io.ReaderAt: when fewer bytes are read the error says why, io.EOF at the end of the file.
+// It fetches only the frame segments that hold the range. A segment that fails
+// authentication gives an error wrapping chunkstore.ErrAuth and no byte of it reaches p.
+//
+// ctx bounds how long the caller waits, not the fetch itself, which other readers may
+// share and which goes on when the caller gives up. ReadAt is safe for concurrent use.
+func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error) {
+	if n.Type != index.TypeFile {
+		return 0, fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("%s: negative offset %d", n.Path, off)
+	}
+	if off >= n.Size {
+		return 0, io.EOF
+	}
+	rc := v.readCache()
+	offs := rc.offsets(n)
+	if offs[len(offs)-1] != n.Size {
+		return 0, fmt.Errorf("%s: its chunks hold %d bytes, its size is %d", n.Path, offs[len(offs)-1], n.Size)
+	}
+	end := min(off+int64(len(p)), n.Size)
+	// The chunk holding off is the first whose end lies beyond it.
+	i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > off })
+	done := 0
+	for pos := off; pos < end; i++ {
+		want := int(min(end, offs[i+1]) - pos)
+		if err := v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], p[done:done+want]); err != nil {
+			return done, fmt.Errorf("%s: %w", n.Path, err)
+		}
+		done += want
+		pos += int64(want)
+	}
+	if done < len(p) {
+		return done, io.EOF
+	}
+	return done, nil
+}
+
+// readChunk fills dst with the plaintext of chunk c starting at off within it.
+func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, dst []byte) error {
+	loc, err := v.idx.GetChunk(c.ID)
+	if err != nil {
+		return fmt.Errorf("chunk %s: %w", c.ID, err)
+	}
+	hdr, _, err := chunkstore.ParseFrameHeader(loc.Header)
+	if err != nil {
+		return fmt.Errorf("chunk %s: %w", c.ID, err)
+	}
+	if hdr.PlainLen != int(c.Len) {
+		return fmt.Errorf("chunk %s: %w: frame holds %d bytes, the index says %d", c.ID, chunkstore.ErrFormat, hdr.PlainLen, c.Len)
+	}
+	first, last := hdr.SegmentsFor(off, len(dst))
+	segs := make([][]byte, last-first+1)
+	for {
+		lo, hi := -1, -1
+		for k := range segs {
+			if segs[k] == nil {
+				segs[k] = rc.get(segKey{c.ID, first + k})
+			}
+			if segs[k] == nil {
+				if lo < 0 {
+					lo = first + k
+				}
+				hi = first + k
+			}
+		}
+		if lo < 0 {
+			break
+		}
+		// One fetch per chunk at a time: a reader that finds one running waits for it and
+		// takes what it brought, then fetches whatever it still lacks.
+		ch := rc.flight.DoChan(string(c.ID[:]), func() (any, error) {
+			return v.fetchSegments(rc, c.ID, loc, hdr, lo, hi)
+		})
+		var r singleflight.Result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.Err != nil {
+			return r.Err
+		}
+		got := r.Val.(segFetch)
+		for k := range segs {
+			if j := first + k - got.first; segs[k] == nil && j >= 0 && j < len(got.segs) {
+				segs[k] = got.segs[j]
+			}
+		}
+	}
+	for k, s := range segs {
+		start := int64(first+k) * int64(hdr.SegSize) // of segment first+k within the chunk
+		from := max(off, start)
+		to := min(off+int64(len(dst)), start+int64(len(s)))
+		if from < to {
+			copy(dst[from-off:to-off], s[from-start:to-start])
+		}
+	}
+	return nil
+}
+
+// segFetch is what one fetch brought: the plaintext of segments first onwards.
+type segFetch struct {
+	first int
+	segs  [][]byte
+}
+
+// fetchSegments loads and opens segments lo through hi of chunk id and caches them.
+func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Location, hdr chunkstore.FrameHeader, lo, hi int) (segFetch, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	spanOff, spanLen := hdr.SegmentSpan(lo, hi)
+	buf := make([]byte, spanLen)
+	err := v.store.Load(ctx, loc.Pack, int(spanLen), loc.Offset+spanOff, func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, buf)
+		return err
+	})
+	if err != nil {
+		return segFetch{}, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
+	}
+	plain, err := v.data.OpenSegments(make([]byte, 0, (hi-lo+1)*hdr.SegSize), id, loc.Header, lo, buf)
+	if err != nil {
+		return segFetch{}, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
+	}
+	f := segFetch{first: lo}
+	for k := lo; k <= hi; k++ {
+		n := min(hdr.SegSize, len(plain))
+		// Full slice expressions, so no holder of one segment can append into the next.
+		s := plain[:n:n]
+		plain = plain[n:]
+		f.segs = append(f.segs, s)
+		rc.put(segKey{id, k}, s)
+	}
+	return f, nil
+}
+
+// segKey names one segment of one chunk.
+type segKey struct {
+	id  chunkstore.ID
+	seg int
+}
+
+type segEntry struct {
+	key  segKey
+	data []byte
+}
+
+// offKey names a file's chunk list well enough to reuse its offset table: a file whose
+// content changes gets another size, chunk count or first chunk.
+type offKey struct {
+	ino, size int64
+	chunks    int
+	first     chunkstore.ID
+}
+
+// readCache is one vault's read state. It holds no pointer to the vault, so a vault that
+// is no longer used can be collected, which drops its cache.
+type readCache struct {
+	flight singleflight.Group
+
+	mu    sync.Mutex
+	lru   list.List // of *segEntry, most recently used first
+	segs  map[segKey]*list.Element
+	bytes int64
+	limit int64
+	offs  map[offKey][]int64
+}
+
+func newReadCache(limit int64) *readCache {
+	return &readCache{segs: map[segKey]*list.Element{}, limit: limit, offs: map[offKey][]int64{}}
+}
+
+func (rc *readCache) get(k segKey) []byte {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	e, ok := rc.segs[k]
+	if !ok {
+		return nil
+	}
+	rc.lru.MoveToFront(e)
+	return e.Value.(*segEntry).data
+}
+
+func (rc *readCache) put(k segKey, data []byte) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if e, ok := rc.segs[k]; ok {
+		rc.lru.MoveToFront(e)
+		return
+	}
+	rc.segs[k] = rc.lru.PushFront(&segEntry{key: k, data: data})
+	rc.bytes += int64(len(data))
+	for rc.bytes > rc.limit && rc.lru.Len() > 1 {
+		old := rc.lru.Remove(rc.lru.Back()).(*segEntry)
+		delete(rc.segs, old.key)
+		rc.bytes -= int64(len(old.data))
+	}
+}
+
+// offsets returns the file's chunk offsets: chunk i holds bytes [offs[i], offs[i+1]).
+func (rc *readCache) offsets(n index.Node) []int64 {
+	k := offKey{ino: int64(n.Ino), size: n.Size, chunks: len(n.Chunks)}
+	if len(n.Chunks) > 0 {
+		k.first = n.Chunks[0].ID
+	}
+	rc.mu.Lock()
+	offs, ok := rc.offs[k]
+	rc.mu.Unlock()
+	if ok {
+		return offs
+	}
+	offs = make([]int64, len(n.Chunks)+1)
+	for i, c := range n.Chunks {
+		offs[i+1] = offs[i] + int64(c.Len)
+	}
+	rc.mu.Lock()
+	if len(rc.offs) >= offsetCacheEntries {
+		clear(rc.offs)
+	}
+	rc.offs[k] = offs
+	rc.mu.Unlock()
+	return offs
+}
+
+// readCaches maps each vault, weakly, to its read cache. It lives beside Vault rather than
+// in it so that reads need nothing from Open or Close; an entry goes when its vault is
+// collected.
+var readCaches sync.Map // weak.Pointer[Vault] → *readCache
+
+func (v *Vault) readCache() *readCache {
+	wp := weak.Make(v)
+	if rc, ok := readCaches.Load(wp); ok {
+		return rc.(*readCache)
+	}
+	rc, loaded := readCaches.LoadOrStore(wp, newReadCache(readCacheBytes))
+	if !loaded {
+		runtime.AddCleanup(v, func(wp weak.Pointer[Vault]) { readCaches.Delete(wp) }, wp)
+	}
+	return rc.(*readCache)
+}

@@ -1,0 +1,177 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+)
+
+// putTree archives a makeTree tree and returns the vault, the source dir and the archive.
+func putTree(t *testing.T) (*testVault, string, index.Archive) {
+	t.Helper()
+	tv := newTestVault(t)
+	src := filepath.Join(t.TempDir(), "photos")
+	makeTree(t, src, 7)
+	a, err := tv.Put(context.Background(), []string{src}, PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tv, src, a
+}
+
+func TestReadAtRandomRanges(t *testing.T) {
+	tv, src, a := putTree(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewSource(1))
+	for _, name := range []string{"big.bin", "text/notes.txt", "deep/a/b/c/file", "résumé final (v2).pdf"} {
+		want, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := tv.Index().GetNode(a.ID, "/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Offsets that sit on and around chunk and segment boundaries, and random ones.
+		var offs []int64
+		var pos int64
+		for _, c := range n.Chunks {
+			offs = append(offs, pos, pos-1, pos+1)
+			for s := int64(chunkstore.SegmentSize); s < int64(c.Len); s += chunkstore.SegmentSize {
+				offs = append(offs, pos+s-1, pos+s)
+			}
+			pos += int64(c.Len)
+		}
+		for range 60 {
+			offs = append(offs, rng.Int63n(int64(len(want))+10))
+		}
+		for _, off := range offs {
+			off = max(off, 0)
+			size := []int{1, 7, 4096, 65536, 131072, 1<<20 + 3}[rng.Intn(6)]
+			p := make([]byte, size)
+			got, err := tv.ReadAt(ctx, n, p, off)
+			wantN := max(0, min(int64(size), int64(len(want))-off))
+			if int64(got) != wantN {
+				t.Fatalf("%s: ReadAt(%d, %d) = %d bytes, want %d (err %v)", name, off, size, got, wantN, err)
+			}
+			if got < size && !errors.Is(err, io.EOF) || got == size && err != nil {
+				t.Fatalf("%s: ReadAt(%d, %d): err %v with %d bytes", name, off, size, err, got)
+			}
+			if got > 0 && !bytes.Equal(p[:got], want[off:off+int64(got)]) {
+				t.Fatalf("%s: ReadAt(%d, %d): bytes differ", name, off, size)
+			}
+		}
+	}
+}
+
+func TestReadAtSharesConcurrentFetches(t *testing.T) {
+	tv, src, a := putTree(t)
+	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
+	n, err := tv.Index().GetNode(a.ID, "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(g)))
+			for range 40 {
+				off := rng.Int63n(int64(len(want)))
+				p := make([]byte, 1+rng.Intn(200000))
+				got, err := tv.ReadAt(context.Background(), n, p, off)
+				if err != nil && !errors.Is(err, io.EOF) {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(p[:got], want[off:off+int64(got)]) {
+					t.Errorf("ReadAt(%d, %d): bytes differ", off, len(p))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestReadAtCorruptSegmentIsAnError(t *testing.T) {
+	tv, _, a := putTree(t)
+	n, err := tv.Index().GetNode(a.ID, "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := tv.Index().GetChunk(n.Chunks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flip a bit inside the second segment of the first chunk, in every Load of its pack.
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Ref: loc.Pack, Action: chunkstore.FaultFlipBit, Offset: 100, Times: -1})
+	p := make([]byte, 4096)
+	got, err := tv.ReadAt(context.Background(), n, p, chunkstore.SegmentSize+10)
+	if !errors.Is(err, chunkstore.ErrAuth) {
+		t.Fatalf("ReadAt = %d, %v; want an error wrapping ErrAuth", got, err)
+	}
+	if got != 0 || !bytes.Equal(p, make([]byte, len(p))) {
+		t.Fatalf("ReadAt put %d bytes of a corrupt segment into p", got)
+	}
+	tv.fault.VerifyAllFaultsExercised(t)
+}
+
+func TestReadAtGivesUpWhenAskedButFetchGoesOn(t *testing.T) {
+	tv, src, a := putTree(t)
+	want, _ := os.ReadFile(filepath.Join(src, "deep/a/b/c/file"))
+	n, err := tv.Index().GetNode(a.ID, "/deep/a/b/c/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tv.ReadAt(ctx, n, make([]byte, 10), 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ReadAt on a cancelled context = %v", err)
+	}
+	p := make([]byte, len(want))
+	if got, err := tv.ReadAt(context.Background(), n, p, 0); err != nil || !bytes.Equal(p[:got], want) {
+		t.Fatalf("ReadAt after a cancelled read = %d, %v", got, err)
+	}
+}
+
+func TestReadAtRejectsNonFiles(t *testing.T) {
+	tv, _, a := putTree(t)
+	d, err := tv.Index().GetNode(a.ID, "/text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.ReadAt(context.Background(), d, make([]byte, 1), 0); !errors.Is(err, ErrNotAFile) {
+		t.Fatalf("ReadAt on a directory = %v", err)
+	}
+	e, err := tv.Index().GetNode(a.ID, "/text/empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tv.ReadAt(context.Background(), e, make([]byte, 1), 0); got != 0 || err != io.EOF {
+		t.Fatalf("ReadAt on an empty file = %d, %v", got, err)
+	}
+}
+
+func TestReadCacheEvicts(t *testing.T) {
+	rc := newReadCache(100)
+	for i := range 10 {
+		rc.put(segKey{seg: i}, make([]byte, 30))
+	}
+	if rc.bytes > 100 || rc.lru.Len() != 3 {
+		t.Fatalf("cache holds %d bytes in %d entries", rc.bytes, rc.lru.Len())
+	}
+	if rc.get(segKey{seg: 0}) != nil || rc.get(segKey{seg: 9}) == nil {
+		t.Fatal("cache kept the oldest entry or dropped the newest")
+	}
+}
