@@ -66,20 +66,25 @@ func (d *DB) Packs(fn func(Pack) error) error {
 	})
 }
 
-// PutPack records a stored pack and where each of its chunks is, in one transaction, so a
-// chunk is never known without its pack.
+// PutPack records a stored pack and then where each of its chunks is. A pack holds up to
+// hundreds of thousands of tiny frames, too many for one transaction, so the chunks go in
+// a batch after the pack: a crash in between leaves a pack whose chunks are partly known,
+// which gc collects like any other pack no archive uses.
 func (d *DB) PutPack(p Pack, ids []chunkstore.ID, locs []Location) error {
-	return d.update(func(txn *badger.Txn) error {
-		if err := txn.Set(packKey(p.Ref), record(&p, encodePack)); err != nil {
+	err := d.update(func(txn *badger.Txn) error {
+		return txn.Set(packKey(p.Ref), record(&p, encodePack))
+	})
+	if err != nil {
+		return err
+	}
+	wb := d.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range ids {
+		if err := wb.Set(chunkKey(ids[i]), record(&locs[i], encodeLocation)); err != nil {
 			return err
 		}
-		for i := range ids {
-			if err := txn.Set(chunkKey(ids[i]), record(&locs[i], encodeLocation)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return wb.Flush()
 }
 
 // DeletePack forgets a pack and the chunks stored in it.

@@ -14,11 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
-	"weak"
 
 	"golang.org/x/sync/singleflight"
 
@@ -151,7 +149,7 @@ type segFetch struct {
 
 // fetchSegments loads and opens segments lo through hi of chunk id and caches them.
 func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Location, hdr chunkstore.FrameHeader, lo, hi int) (segFetch, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 	defer cancel()
 	spanOff, spanLen := hdr.SegmentSpan(lo, hi)
 	buf := make([]byte, spanLen)
@@ -266,19 +264,4 @@ func (rc *readCache) offsets(n index.Node) []int64 {
 	return offs
 }
 
-// readCaches maps each vault, weakly, to its read cache. It lives beside Vault rather than
-// in it so that reads need nothing from Open or Close; an entry goes when its vault is
-// collected.
-var readCaches sync.Map // weak.Pointer[Vault] → *readCache
-
-func (v *Vault) readCache() *readCache {
-	wp := weak.Make(v)
-	if rc, ok := readCaches.Load(wp); ok {
-		return rc.(*readCache)
-	}
-	rc, loaded := readCaches.LoadOrStore(wp, newReadCache(readCacheBytes))
-	if !loaded {
-		runtime.AddCleanup(v, func(wp weak.Pointer[Vault]) { readCaches.Delete(wp) }, wp)
-	}
-	return rc.(*readCache)
-}
+func (v *Vault) readCache() *readCache { return v.reads }

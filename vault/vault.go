@@ -50,6 +50,10 @@ type Vault struct {
 	meta    *chunkstore.Codec
 	ids     *chunkstore.IDHasher
 	log     *slog.Logger
+	reads   *readCache
+	// life ends when the vault closes; shared fetches run on it, not on a caller's context.
+	life context.Context
+	stop context.CancelFunc
 
 	// mu is held for reading by work that adds references to chunks (put, commit) and for
 	// writing by gc, so gc never frees a chunk that a put has just deduplicated against.
@@ -129,7 +133,8 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
-		catalog: opts.Catalog, log: opts.Logger}
+		catalog: opts.Catalog, log: opts.Logger, reads: newReadCache(readCacheBytes)}
+	v.life, v.stop = context.WithCancel(context.Background())
 	if v.data, err = chunkstore.NewCodec(keys.Data); err != nil {
 		return nil, err
 	}
@@ -146,8 +151,11 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	return v, nil
 }
 
-// Close closes the index. The store belongs to the caller.
-func (v *Vault) Close() error { return v.idx.Close() }
+// Close ends shared fetches and closes the index. The store belongs to the caller.
+func (v *Vault) Close() error {
+	v.stop()
+	return v.idx.Close()
+}
 
 // Config is the vault's configuration.
 func (v *Vault) Config() *Config { return v.cfg }

@@ -70,6 +70,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	go func() { srv.Wait(); close(done) }()
 	select {
 	case <-done:
+		fmt.Fprintf(e.stderr, "unmounted %s\n", mnt)
 		return nil
 	case <-ctx.Done():
 	}

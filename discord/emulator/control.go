@@ -1,0 +1,270 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// serveControl is the /_emulator/ API for tests and demos; README.md
+// documents it. It is never rate limited nor faulted.
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	type ep struct{ method, path string }
+	routes := map[ep]func(http.ResponseWriter, *http.Request) error{
+		{"GET", "/_emulator/info"}:               s.ctlInfo,
+		{"GET", "/_emulator/state"}:              s.ctlState,
+		{"GET", "/_emulator/faults"}:             s.ctlGetFaults,
+		{"POST", "/_emulator/faults"}:            s.ctlFaults,
+		{"POST", "/_emulator/expire-urls"}:       s.ctlExpire,
+		{"POST", "/_emulator/corrupt"}:           s.ctlCorrupt,
+		{"POST", "/_emulator/messages"}:          s.ctlMessage,
+		{"POST", "/_emulator/interactions"}:      s.ctlInteraction,
+		{"POST", "/_emulator/permissions"}:       s.ctlPermissions,
+		{"POST", "/_emulator/gateway/reconnect"}: s.ctlReconnect,
+		{"POST", "/_emulator/reset-ratelimits"}:  s.ctlResetLimits,
+	}
+	fn := routes[ep{r.Method, r.URL.Path}]
+	if fn == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	if err := fn(w, r); err != nil {
+		writeError(w, err)
+	}
+}
+
+func ctlBad(msg string) error { return errBadRequest(msg) }
+
+func (s *Server) ctlInfo(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, s.Info())
+	return nil
+}
+
+func (s *Server) ctlGetFaults(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, s.faults.get())
+	return nil
+}
+
+// ctlFaults replaces the faults: {"fail_rate","drop_rate","latency_ms",
+// "bandwidth","storm_429"}; all 0 turns them off.
+func (s *Server) ctlFaults(w http.ResponseWriter, r *http.Request) error {
+	var f Faults
+	if err := decodeJSON(r, &f); err != nil {
+		return err
+	}
+	if err := s.SetFaults(f); err != nil {
+		return ctlBad(err.Error())
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+func (s *Server) ctlExpire(w http.ResponseWriter, r *http.Request) error {
+	if err := s.ExpireURLs(); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"expired": true})
+	return nil
+}
+
+// ctlCorrupt flips one byte of a stored attachment (the message's first
+// when attachment_id is empty).
+func (s *Server) ctlCorrupt(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		ChannelID    string `json:"channel_id"`
+		MessageID    string `json:"message_id"`
+		AttachmentID string `json:"attachment_id"`
+		Offset       int64  `json:"offset"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	m := s.st.Messages[body.MessageID]
+	aid := body.AttachmentID
+	if m == nil || (body.ChannelID != "" && m.ChannelID != body.ChannelID) {
+		s.mu.Unlock()
+		return errUnknownMessage()
+	}
+	if aid == "" && len(m.Attachments) > 0 {
+		aid = m.Attachments[0].ID
+	}
+	found := slices.ContainsFunc(m.Attachments, func(a attachment) bool { return a.ID == aid })
+	s.mu.Unlock()
+	if !found {
+		return ctlBad("the message has no such attachment")
+	}
+	if err := s.blobs.flip(aid, body.Offset); err != nil {
+		return ctlBad(err.Error())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"attachment_id": aid, "offset": body.Offset})
+	return nil
+}
+
+// ctlMessage posts as a user (the member by default) into a channel (the
+// vault channel by default) and dispatches MESSAGE_CREATE.
+func (s *Server) ctlMessage(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		ChannelID string `json:"channel_id"`
+		AuthorID  string `json:"author_id"`
+		Content   string `json:"content"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if body.ChannelID == "" {
+		body.ChannelID = s.st.ChannelID
+	}
+	if body.AuthorID == "" {
+		body.AuthorID = s.st.MemberID
+	}
+	known := s.st.Users[body.AuthorID] != nil
+	s.mu.Unlock()
+	if !known {
+		return ctlBad("unknown author_id")
+	}
+	m, _, err := s.post(postSpec{channelID: body.ChannelID, authorID: body.AuthorID, body: messageBody{Content: &body.Content}})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	out := s._renderMessage(m, true, time.Now())
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ctlInteraction invokes a slash command as a user and answers with the
+// bot's final response message: the newest response once no change came for
+// settle_ms (default 300), or 504 when none came within timeout_ms (default
+// 10000).
+func (s *Server) ctlInteraction(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		UserID    string                     `json:"user_id"`
+		ChannelID string                     `json:"channel_id"`
+		Command   string                     `json:"command"`
+		Options   map[string]json.RawMessage `json:"options"`
+		TimeoutMS int                        `json:"timeout_ms"`
+		SettleMS  int                        `json:"settle_ms"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	timeout := time.Duration(body.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	settle := time.Duration(body.SettleMS) * time.Millisecond
+	if settle <= 0 {
+		settle = 300 * time.Millisecond
+	}
+	s.mu.Lock()
+	if body.UserID == "" {
+		body.UserID = s.st.MemberID
+	}
+	if body.ChannelID == "" {
+		body.ChannelID = s.st.ChannelID
+	}
+	cmd := s._findCommand(body.Command)
+	var err error
+	switch {
+	case cmd == nil:
+		err = &apiError{Status: 404, Code: CodeUnknownCommand, Message: "Unknown application command"}
+	case s.st.Users[body.UserID] == nil:
+		err = ctlBad("unknown user_id")
+	case s.st.Channels[body.ChannelID] == nil:
+		err = errUnknownChannel()
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	i := s._newInteraction(cmd, body.UserID, body.ChannelID, body.Options, time.Now())
+	s.mu.Unlock()
+
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		last, changed := i.last, i.changed
+		s.mu.Unlock()
+		var quiet <-chan time.Time
+		if last != nil {
+			quiet = time.After(settle)
+		}
+		select {
+		case <-changed:
+			continue
+		case <-quiet:
+		case <-deadline.C:
+			if last == nil {
+				writeJSON(w, http.StatusGatewayTimeout, map[string]any{"code": 0,
+					"message": "the bot did not answer interaction " + i.id + " within " + timeout.String()})
+				return nil
+			}
+		case <-r.Context().Done():
+			return nil
+		}
+		s.mu.Lock()
+		out := s._renderMessage(last, true, time.Now())
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// ctlPermissions sets the bot's permissions: {"permissions":"<bitfield>"}
+// replaces them; {"deny":[names]} and {"allow":[names]} change them.
+func (s *Server) ctlPermissions(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Permissions *string  `json:"permissions"`
+		Allow       []string `json:"allow"`
+		Deny        []string `json:"deny"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	p := s.st.BotPermissions
+	s.mu.Unlock()
+	if body.Permissions != nil {
+		v, err := strconv.ParseInt(*body.Permissions, 10, 64)
+		if err != nil {
+			return ctlBad("permissions must be a decimal bitfield string")
+		}
+		p = v
+	}
+	for _, names := range []struct {
+		list []string
+		on   bool
+	}{{body.Allow, true}, {body.Deny, false}} {
+		for _, n := range names.list {
+			bit, err := PermissionByName(n)
+			if err != nil {
+				return ctlBad(err.Error())
+			}
+			if names.on {
+				p |= bit
+			} else {
+				p &^= bit
+			}
+		}
+	}
+	s.SetBotPermissions(p)
+	writeJSON(w, http.StatusOK, map[string]string{"permissions": strconv.FormatInt(p, 10)})
+	return nil
+}
+
+func (s *Server) ctlReconnect(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]int{"sessions": s.hub.reconnectAll()})
+	return nil
+}
+
+func (s *Server) ctlResetLimits(w http.ResponseWriter, r *http.Request) error {
+	s.limiter.reset()
+	writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+	return nil
+}

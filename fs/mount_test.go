@@ -1,0 +1,260 @@
+package fs
+
+import (
+	"bytes"
+	"errors"
+	iofs "io/fs"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/discofs/discofs/chunkstore"
+)
+
+// mount mounts v in a temporary directory and unmounts it when the test ends. A test that
+// cannot mount fails in CI and is skipped elsewhere.
+func mount(t *testing.T, src Source) string {
+	t.Helper()
+	dir := t.TempDir()
+	srv, err := MountSource(dir, src, MountOptions{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount: %v", err)
+		}
+		t.Skipf("cannot mount FUSE here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	return dir
+}
+
+func TestMountShowsArchives(t *testing.T) {
+	v, _ := testVault(t)
+	src, a := putTree(t, v, "photos")
+	putTree(t, v, "docs")
+	_, a3 := putTree(t, v, "docs")
+	mnt := mount(t, VaultSource{v})
+
+	entries, err := os.ReadDir(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"docs [261126-02]", "docs [261126-03]", "photos"}
+	if len(names) != 3 || names[0] != want[0] || names[1] != want[1] || names[2] != want[2] {
+		t.Fatalf("root lists %q, want %q", names, want)
+	}
+	sameTree(t, src, filepath.Join(mnt, "photos"))
+
+	// Stable inode numbers: the same file seen twice, and archive roots distinct.
+	var st1, st2, st3 unix.Stat_t
+	mustStat(t, filepath.Join(mnt, "photos"), &st1)
+	mustStat(t, filepath.Join(mnt, "docs [261126-03]"), &st2)
+	mustStat(t, filepath.Join(mnt, "photos"), &st3)
+	if st1.Ino == st2.Ino || st1.Ino != st3.Ino || st1.Ino < 2 {
+		t.Fatalf("archive inodes %d, %d, %d", st1.Ino, st2.Ino, st3.Ino)
+	}
+
+	// Extended attributes.
+	f := filepath.Join(mnt, "photos", "text", "notes.txt")
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(f, XattrArchive, buf)
+	if err != nil || string(buf[:n]) != "#"+a.ID {
+		t.Fatalf("%s = %q, %v", XattrArchive, buf[:n], err)
+	}
+	n, err = unix.Getxattr(filepath.Join(mnt, "docs [261126-03]"), XattrArchive, buf)
+	if err != nil || string(buf[:n]) != "#"+a3.ID {
+		t.Fatalf("%s of an archive root = %q, %v", XattrArchive, buf[:n], err)
+	}
+	n, err = unix.Getxattr(f, XattrState, buf)
+	if err != nil || string(buf[:n]) != "committed" {
+		t.Fatalf("%s = %q, %v", XattrState, buf[:n], err)
+	}
+	n, err = unix.Listxattr(f, buf)
+	if err != nil || string(buf[:n]) != string(xattrNames) {
+		t.Fatalf("listxattr = %q, %v", buf[:n], err)
+	}
+	if _, err := unix.Getxattr(f, "user.other", buf); !errors.Is(err, unix.ENODATA) {
+		t.Fatalf("getxattr of an unknown attribute = %v", err)
+	}
+}
+
+func TestMountRandomReads(t *testing.T) {
+	v, _ := testVault(t)
+	src, _ := putTree(t, v, "photos")
+	mnt := mount(t, VaultSource{v})
+	want, err := os.ReadFile(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(mnt, "photos", "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rng := rand.New(rand.NewSource(5))
+	for range 200 {
+		off := rng.Int63n(int64(len(want)))
+		p := make([]byte, 1+rng.Intn(300000))
+		n, err := f.ReadAt(p, off)
+		if n < len(p) && int64(n) != int64(len(want))-off {
+			t.Fatalf("ReadAt(%d, %d) = %d, %v", off, len(p), n, err)
+		}
+		if !bytes.Equal(p[:n], want[off:off+int64(n)]) {
+			t.Fatalf("ReadAt(%d, %d): bytes differ", off, len(p))
+		}
+	}
+}
+
+func TestMountRefusesWrites(t *testing.T) {
+	v, _ := testVault(t)
+	putTree(t, v, "photos")
+	mnt := mount(t, VaultSource{v})
+	arch := filepath.Join(mnt, "photos")
+	file := filepath.Join(arch, "text", "notes.txt")
+	checks := map[string]error{
+		"open for write": func() error { f, err := os.OpenFile(file, os.O_WRONLY, 0); f.Close(); return err }(),
+		"truncate":       os.Truncate(file, 0),
+		"create":         os.WriteFile(filepath.Join(arch, "new"), nil, 0o644),
+		"mkdir":          os.Mkdir(filepath.Join(arch, "d"), 0o755),
+		"mkdir archive":  os.Mkdir(filepath.Join(mnt, "new archive"), 0o755),
+		"unlink":         os.Remove(file),
+		"rmdir":          os.Remove(filepath.Join(arch, "empty-dir")),
+		"rename":         os.Rename(file, file+".old"),
+		"chmod":          os.Chmod(file, 0o777),
+		"symlink":        os.Symlink("x", filepath.Join(arch, "l")),
+		"setxattr":       unix.Setxattr(file, "user.x", []byte("y"), 0),
+	}
+	for what, err := range checks {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s: %v, want EROFS", what, err)
+		}
+	}
+	if got, _ := os.ReadFile(file); len(got) != 70000 {
+		t.Errorf("the file changed: %d bytes", len(got))
+	}
+}
+
+func mustStat(t *testing.T, p string, st *unix.Stat_t) {
+	t.Helper()
+	if err := unix.Lstat(p, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameTree fails unless got holds the same entries, bytes, modes, sizes, mtimes and links
+// as want.
+func sameTree(t *testing.T, want, got string) {
+	t.Helper()
+	seen := 0
+	err := filepath.WalkDir(want, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		q := filepath.Join(got, rel)
+		wi, _ := os.Lstat(p)
+		gi, err := os.Lstat(q)
+		if err != nil {
+			t.Errorf("%s: missing: %v", rel, err)
+			return nil
+		}
+		seen++
+		if wi.Mode() != gi.Mode() {
+			t.Errorf("%s: mode %v, want %v", rel, gi.Mode(), wi.Mode())
+		}
+		if !wi.ModTime().Equal(gi.ModTime()) {
+			t.Errorf("%s: mtime %v, want %v", rel, gi.ModTime(), wi.ModTime())
+		}
+		if !wi.IsDir() && wi.Size() != gi.Size() {
+			t.Errorf("%s: size %d, want %d", rel, gi.Size(), wi.Size())
+		}
+		switch {
+		case wi.Mode()&iofs.ModeSymlink != 0:
+			a, _ := os.Readlink(p)
+			b, err := os.Readlink(q)
+			if a != b || err != nil {
+				t.Errorf("%s: link %q (%v), want %q", rel, b, err, a)
+			}
+		case wi.Mode().IsRegular():
+			a, _ := os.ReadFile(p)
+			b, err := os.ReadFile(q)
+			if !bytes.Equal(a, b) || err != nil {
+				t.Errorf("%s: content differs (%d vs %d bytes, %v)", rel, len(b), len(a), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	filepath.WalkDir(got, func(string, iofs.DirEntry, error) error { n++; return nil })
+	if n != seen {
+		t.Errorf("mounted tree has %d entries, want %d", n, seen)
+	}
+}
+
+func TestMountCorruptReadIsEIO(t *testing.T) {
+	v, fault := testVault(t)
+	_, a := putTree(t, v, "photos")
+	n, err := v.Index().GetNode(a.ID, "/deep/a/b/c/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := v.Index().GetChunk(n.Chunks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Ref: loc.Pack, Action: chunkstore.FaultFlipBit, Offset: 40, Times: -1})
+	var logs syncBuffer
+	dir := t.TempDir()
+	srv, err := MountSource(dir, VaultSource{v}, MountOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount: %v", err)
+		}
+		t.Skipf("cannot mount FUSE here: %v", err)
+	}
+	t.Cleanup(func() { srv.Unmount() })
+	got, err := os.ReadFile(filepath.Join(dir, "photos", "deep", "a", "b", "c", "file"))
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("reading a corrupt file = %d bytes, %v; want EIO", len(got), err)
+	}
+	line := logs.String()
+	for _, want := range []string{"#" + a.ID, "/deep/a/b/c/file", n.Chunks[0].ID.String(), "authentication"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log %q does not name %q", line, want)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

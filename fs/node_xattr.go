@@ -1,0 +1,57 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+)
+
+// Extended attributes every node inside an archive has.
+const (
+	// XattrArchive holds the archive's ID, "#DDMMYY-NN".
+	XattrArchive = "user.discofs.archive"
+	// XattrState holds where a file's content is: committed, local, queued, uploading or
+	// failed.
+	XattrState = "user.discofs.state"
+)
+
+var xattrNames = []byte(XattrArchive + "\x00" + XattrState + "\x00")
+
+// Getxattr serves the discofs attributes; there are no others.
+func (d *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	var v string
+	switch attr {
+	case XattrArchive:
+		v = "#" + d.archive.ID
+	case XattrState:
+		v = d.n.State.String()
+	default:
+		return 0, syscall.ENODATA
+	}
+	return copyOut(dest, []byte(v))
+}
+
+// Listxattr lists the discofs attributes.
+func (d *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return copyOut(dest, xattrNames)
+}
+
+// Listxattr lists nothing: the root belongs to no archive.
+func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, 0
+}
+
+// Getxattr finds nothing on the root.
+func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENODATA
+}
+
+// copyOut follows the xattr calls' convention: an empty dest asks for the size.
+func copyOut(dest, v []byte) (uint32, syscall.Errno) {
+	if len(dest) == 0 {
+		return uint32(len(v)), 0
+	}
+	if len(dest) < len(v) {
+		return uint32(len(v)), syscall.ERANGE
+	}
+	return uint32(copy(dest, v)), 0
+}
