@@ -94,3 +94,17 @@ func (d *DB) bump(txn *badger.Txn, name string, n, floor uint64) (uint64, error)
 	cur = max(cur, floor) + n
 	return cur, txn.Set(key, binary.LittleEndian.AppendUint64(nil, cur))
 }
+
+// EnsureInodesAbove makes the inode counter hand out numbers above n, so a rebuilt index
+// never reuses an inode number a manifest already holds.
+func (d *DB) EnsureInodesAbove(n uint64) error { return d.ensureAbove("ino", n) }
+
+// EnsureLotsAbove makes NextLot hand out lot numbers above n.
+func (d *DB) EnsureLotsAbove(n int) error { return d.ensureAbove("lot", uint64(max(n, 0))) }
+
+func (d *DB) ensureAbove(counter string, n uint64) error {
+	return d.update(func(txn *badger.Txn) error {
+		_, err := d.bump(txn, counter, 0, n)
+		return err
+	})
+}

@@ -169,3 +169,6 @@ func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error("badger: " + fm
 func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn("badger: " + fmt.Sprintf(f, a...)) }
 func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug("badger: " + fmt.Sprintf(f, a...)) }
 func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug("badger: " + fmt.Sprintf(f, a...)) }
+
+// DropAll deletes everything in the index, to rebuild it from the store.
+func (d *DB) DropAll() error { return d.db.DropAll() }

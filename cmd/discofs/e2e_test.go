@@ -342,3 +342,23 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("a partial a.bin was left: %v", err)
 	}
 }
+
+func TestRebuildIndex(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "tree")
+	writeTree(t, src)
+	id := c.put(src)
+	// Lose every bit of local state but the config.
+	if err := os.RemoveAll(filepath.Join(c.home, "index")); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.ok("ls"); strings.Contains(r.stdout, id) {
+		t.Fatalf("ls with an empty index:\n%s", r.stdout)
+	}
+	if r := c.ok("rebuild-index"); !strings.Contains(r.stdout, "indexed 1 archives, 4 files") {
+		t.Fatalf("rebuild-index:\n%s", r.stdout)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	c.ok("get", id, dest)
+	diffTrees(t, src, dest)
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/discofs/discofs/vault"
+)
+
+func init() {
+	register("rebuild-index", command{
+		summary: "wipe the local index and rebuild it from the store alone",
+		usage:   "",
+		run:     runRebuild,
+	})
+}
+
+func runRebuild(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := newFlags("rebuild-index", e, &c)
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs(args, 0, 0); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	var prog vault.Progress
+	stop := showProgress(e.stderr, "indexing", &prog)
+	rep, err := v.Rebuild(ctx, &prog)
+	stop()
+	if err != nil {
+		return err
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(e.stdout, "skipped: %s\n", s)
+	}
+	for _, f := range rep.Failed {
+		fmt.Fprintf(e.stdout, "damaged: %s\n", oneLine(f))
+	}
+	fmt.Fprintf(e.stdout, "indexed %d archives, %d files\n", rep.Archives, rep.Files)
+	if len(rep.Failed) > 0 {
+		return exitError{exitFailure}
+	}
+	return nil
+}
