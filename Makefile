@@ -2,10 +2,19 @@ GO       ?= go
 PKGS     := ./...
 BIN      := bin/discofs
 
-.PHONY: build test test-short test-long bench lint fuzz clean
+MOUNT    ?= $(HOME)/Disco
+CONFIG   := $${DISCOFS_HOME:-$${XDG_CONFIG_HOME:-$$HOME/.config}/discofs}/config.json
+
+.PHONY: build run test test-short test-long bench lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/discofs
+
+# Set up a vault on the local store the first time, then mount it at $(MOUNT).
+run: build
+	@test -f "$(CONFIG)" || $(BIN) init
+	mkdir -p "$(MOUNT)"
+	$(BIN) mount "$(MOUNT)"
 
 # The whole suite with the race detector, then again on one CPU: some interleavings only
 # show like that.
@@ -22,8 +31,7 @@ test-long:
 
 # Benchmarks: go test -bench for the packages, then the end-to-end report.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./chunkstore/ ./index/ ./vault/
-	$(GO) run ./cmd/discofs-bench
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./chunkstore/ ./vault/ ./discord/...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpenFrame -fuzztime 60s ./chunkstore/
