@@ -16,6 +16,17 @@ var frameBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
+// packBufs keeps pack buffers for reuse: a put of many gigabytes would otherwise leave a
+// 10 MiB buffer of garbage per pack for the collector, and peak memory would follow.
+var packBufs sync.Pool
+
+func packBuf(size int64) []byte {
+	if b, ok := packBufs.Get().(*[]byte); ok && int64(cap(*b)) >= size {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
 // packer gathers sealed frames into packs no larger than the store takes and hands full
 // packs to uploaders. A chunk becomes known to the index only once its pack is stored.
 type packer struct {
@@ -47,6 +58,7 @@ func (p *packer) run(g *errgroup.Group, frames <-chan sealedFrame) error {
 				if err := p.w.v.storePack(p.ctx, p.w.group, pp, p.w.progress, &p.w.stored); err != nil {
 					return err
 				}
+				packBufs.Put(&pp.buf)
 			}
 			return nil
 		})
@@ -78,7 +90,7 @@ func (p *packer) add(id chunkstore.ID, frame []byte) error {
 		}
 	}
 	if p.cur == nil {
-		p.cur = &pendingPack{buf: make([]byte, 0, p.max)}
+		p.cur = &pendingPack{buf: packBuf(p.max)}
 	}
 	hdr, hlen, err := chunkstore.ParseFrameHeader(frame)
 	if err != nil {
