@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +45,11 @@ func newBenchVault(b *testing.B) *Vault {
 func writeCorpus(b *testing.B, dir string, size int64) {
 	b.Helper()
 	var source []byte
-	filepath.WalkDir(filepath.Join(runtime.GOROOT(), "src"), func(p string, d fs.DirEntry, err error) error {
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	filepath.WalkDir(filepath.Join(strings.TrimSpace(string(goroot)), "src"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".go") && int64(len(source)) < size/2 {
 			data, _ := os.ReadFile(p)
 			source = append(source, data...)

@@ -126,7 +126,7 @@ func writeTree(t *testing.T, dir string) {
 func diffTrees(t *testing.T, want, got string) {
 	t.Helper()
 	n := 0
-	filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(want, func(p string, d fs.DirEntry, _ error) error {
 		rel, _ := filepath.Rel(want, p)
 		wi, _ := os.Lstat(p)
 		gi, err := os.Lstat(filepath.Join(got, rel))

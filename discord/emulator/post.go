@@ -47,7 +47,7 @@ func (s *Server) post(p postSpec) (*message, bool, error) {
 
 	s.mu.Lock()
 	now := time.Now()
-	c, err := s._lookupChannel(p.channelID, now)
+	_, err = s._lookupChannel(p.channelID, now)
 	if err == nil && enforce {
 		if m := s._nonceHit(key, now); m != nil {
 			s.mu.Unlock()
@@ -69,7 +69,8 @@ func (s *Server) post(p postSpec) (*message, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now = time.Now()
-	if c, err = s._lookupChannel(p.channelID, now); err != nil {
+	c, err := s._lookupChannel(p.channelID, now)
+	if err != nil {
 		s.dropBlobs(atts)
 		return nil, false, err
 	}

@@ -265,7 +265,3 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// absURL makes a path absolute on this server.
-func (s *Server) absURL(path string) string {
-	return s.base + path
-}
