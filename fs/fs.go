@@ -4,7 +4,10 @@
 // Vault errors become syscall.Errno only here, each failed read with a log line naming the
 // archive, path and chunk.
 //
-// Writes are not served yet: every operation that would change the tree returns EROFS.
+// A mount with a Writer takes writes: new and changed files go to the spool and the
+// writeback queue, tree changes to the index, all committed with the archive's next
+// manifest. Without one, every change is EROFS. A directory's times change only when set
+// (utimens), not when entries are added or removed inside it.
 package fs
 
 import (
@@ -47,6 +50,7 @@ const (
 // filesys is what every node of one mount shares.
 type filesys struct {
 	src      Source
+	wr       Writer // nil: read-only
 	log      *slog.Logger
 	uid, gid uint32
 	// started is the root's time: the root is made at mount, not kept in any archive.

@@ -24,6 +24,8 @@ type MountOptions struct {
 	Debug bool
 	// Logger gets failed reads and lookups; nil discards them.
 	Logger *slog.Logger
+	// Writer takes the mount's changes; nil makes the mount read-only.
+	Writer Writer
 }
 
 // VaultSource adapts a vault to Source.
@@ -56,7 +58,12 @@ func Mount(mountpoint string, v *vault.Vault, opts MountOptions) (*fuse.Server, 
 
 // MountSource is Mount over any Source.
 func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server, error) {
-	root := NewRoot(src, opts.Logger)
+	fsys := newFilesys(src, opts.Logger)
+	fsys.wr = opts.Writer
+	if opts.ReadOnly {
+		fsys.wr = nil
+	}
+	root := &rootNode{fsys: fsys}
 	// Entry and attribute timeouts are set per reply; these are the fallbacks.
 	entry, attr := rootTimeout, rootTimeout
 	neg := time.Duration(0)

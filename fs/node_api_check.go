@@ -40,4 +40,6 @@ var (
 	_ = (fs.NodeRenamer)((*node)(nil))
 	_ = (fs.NodeSetxattrer)((*node)(nil))
 	_ = (fs.NodeRemovexattrer)((*node)(nil))
+	_ = (fs.NodeFsyncer)((*node)(nil))
+	_ = (fs.NodeReleaser)((*node)(nil))
 )

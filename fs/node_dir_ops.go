@@ -75,19 +75,16 @@ func (d *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if d.n.Type != index.TypeDir {
 		return nil, syscall.ENOTDIR
 	}
-	c, err := d.fsys.src.Node(d.archive.ID, path.Join(d.n.Path, name))
+	p := joinPath(d.path(), name)
+	c, err := d.fsys.src.Node(d.archive.ID, p)
 	if errors.Is(err, index.ErrNotFound) {
 		return nil, syscall.ENOENT
 	}
 	if err != nil {
-		d.fsys.log.Error("lookup", "archive", "#"+d.archive.ID, "path", path.Join(d.n.Path, name), "err", err)
+		d.fsys.log.Error("lookup", "archive", "#"+d.archive.ID, "path", p, "err", err)
 		return nil, syscall.EIO
 	}
-	d.fsys.fill(c, c.Ino, &out.Attr)
-	out.SetEntryTimeout(archiveTimeout)
-	out.SetAttrTimeout(archiveTimeout)
-	child := &node{fsys: d.fsys, archive: d.archive, n: c}
-	return d.NewInode(ctx, child, fs.StableAttr{Mode: typeBits(c.Type), Ino: c.Ino}), 0
+	return d.entry(ctx, c, out), 0
 }
 
 // Readdir lists a directory from the index.
@@ -96,12 +93,13 @@ func (d *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		return nil, syscall.ENOTDIR
 	}
 	var entries []fuse.DirEntry
-	err := d.fsys.src.Children(d.archive.ID, d.n.Path, func(c index.Node) error {
+	p := d.path()
+	err := d.fsys.src.Children(d.archive.ID, p, func(c index.Node) error {
 		entries = append(entries, fuse.DirEntry{Name: path.Base(c.Path), Mode: typeBits(c.Type), Ino: c.Ino})
 		return nil
 	})
 	if err != nil {
-		d.fsys.log.Error("readdir", "archive", "#"+d.archive.ID, "path", d.n.Path, "err", err)
+		d.fsys.log.Error("readdir", "archive", "#"+d.archive.ID, "path", p, "err", err)
 		return nil, syscall.EIO
 	}
 	return fs.NewListDirStream(entries), 0
@@ -109,23 +107,47 @@ func (d *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 
 // Getattr describes a node from its index record.
 func (d *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.fsys.fill(d.n, d.StableAttr().Ino, &out.Attr)
-	out.SetTimeout(archiveTimeout)
+	d.fsys.attr(d.current(), d.StableAttr().Ino, &out.Attr)
+	if h, ok := f.(*handle); ok && h.sf != nil {
+		// Open for writing: the spool file is the truth, whatever the index says.
+		if st, err := h.sf.Stat(); err == nil {
+			out.Size = uint64(st.Size())
+			out.Blocks = (out.Size + 511) / 512
+			mt := st.ModTime()
+			out.SetTimes(nil, &mt, &mt)
+		}
+	}
+	if d.fsys.wr != nil && d.n.Type == index.TypeFile {
+		out.SetTimeout(writeAttrTimeout)
+	} else {
+		out.SetTimeout(archiveTimeout)
+	}
 	return 0
 }
 
-// Statfs reports a filesystem without free space, since it cannot take writes yet.
+// Statfs reports the spool disk's free space on a writable mount, which is what a copy
+// into it can use, and none on a read-only one.
 func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	out.Bsize = 1 << 16
-	out.Frsize = 1 << 16
-	out.NameLen = 255
-	return 0
+	return r.fsys.statfs(out)
 }
 
 // Statfs reports the same as the root's.
 func (d *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	return d.fsys.statfs(out)
+}
+
+func (f *filesys) statfs(out *fuse.StatfsOut) syscall.Errno {
 	out.Bsize = 1 << 16
 	out.Frsize = 1 << 16
 	out.NameLen = 255
+	if f.wr == nil {
+		return 0
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(f.wr.SpoolDir(), &st); err == nil {
+		out.Bsize, out.Frsize = uint32(st.Bsize), uint32(st.Frsize)
+		out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.Bfree, st.Bavail
+		out.Files, out.Ffree = st.Files, st.Ffree
+	}
 	return 0
 }

@@ -12,30 +12,56 @@ import (
 	"github.com/discofs/discofs/index"
 )
 
-// Open opens a committed file for reading. Its bytes never change under this mount, so the
-// kernel may keep its page cache across opens.
+// Open opens a file. On a writable mount, opening for writing moves the file to the spool
+// (copying a committed file up, unless O_TRUNC empties it). A committed file's bytes
+// change only through this mount, which the kernel sees, so it keeps its page cache
+// across opens; a queued file is read from its spool.
 func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	if d.n.Type != index.TypeFile {
+	n := d.current()
+	if n.Type != index.TypeFile {
 		return nil, 0, syscall.EISDIR
 	}
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		return nil, 0, syscall.EROFS
+		if d.fsys.wr == nil {
+			return nil, 0, syscall.EROFS
+		}
+		p := d.path()
+		n, sf, err := d.fsys.wr.OpenWrite(d.archive.ID, p, flags&syscall.O_TRUNC != 0)
+		if err != nil {
+			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
+		}
+		return &handle{sf: sf, n: n}, 0, 0
 	}
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
+	if d.fsys.wr != nil && n.State != index.StateCommitted {
+		f, err := d.fsys.wr.OpenSpool(n.Ino)
+		if err == nil {
+			return &handle{spool: f, n: n}, 0, 0
+		}
+		// Committed since it was looked up: its spool is gone.
+		n = d.current()
+		if n.State != index.StateCommitted {
+			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, n.Path)
+		}
+	}
+	return &handle{n: n}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// Read serves a read through the vault. A read that fails (a missing pack, a frame that
-// fails authentication) is EIO and a log line, never wrong bytes.
+// Read serves a read from the spool or through the vault. A read that fails (a missing
+// pack, a frame that fails authentication) is EIO and a log line, never wrong bytes.
 func (d *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n, err := d.fsys.src.ReadAt(ctx, d.n, dest, off)
+	h, ok := f.(*handle)
+	if !ok {
+		h = &handle{n: d.n}
+	}
+	n, err := h.readAt(ctx, d.fsys, dest, off)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		return fuse.ReadResultData(dest[:n]), 0
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return nil, syscall.EINTR
 	}
-	d.fsys.log.Error("read failed", "archive", "#"+d.archive.ID, "path", d.n.Path,
-		"ino", d.n.Ino, "offset", off, "chunk", chunkAt(d.n, off+int64(n)), "err", err)
+	d.fsys.log.Error("read failed", "archive", "#"+d.archive.ID, "path", h.n.Path,
+		"ino", h.n.Ino, "offset", off, "chunk", chunkAt(h.n, off+int64(n)), "err", err)
 	return nil, syscall.EIO
 }
 
@@ -53,8 +79,9 @@ func chunkAt(n index.Node, off int64) string {
 
 // Readlink returns a symlink's target.
 func (d *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	if d.n.Type != index.TypeSymlink {
+	n := d.current()
+	if n.Type != index.TypeSymlink {
 		return nil, syscall.EINVAL
 	}
-	return []byte(d.n.Target), 0
+	return []byte(n.Target), 0
 }

@@ -6,102 +6,267 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/discofs/discofs/vault"
 )
 
-// Every operation that would change the tree is refused with EROFS until the mount takes
-// writes: a silent success would lose data.
+// Changes go to the writeback queue; a mount without one refuses them with EROFS. A
+// silent success would lose data, so what discofs cannot keep (hard links, devices,
+// other extended attributes) gets its own errno.
 
-// Setattr refuses chmod, chown, truncate and utimens.
+// Setattr changes mode, times or size; owners cannot change.
 func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
+	wr := d.fsys.wr
+	if wr == nil {
+		return syscall.EROFS
+	}
+	p := d.path()
+	if uid, ok := in.GetUID(); ok && uid != d.fsys.uid {
+		return syscall.EPERM
+	}
+	if gid, ok := in.GetGID(); ok && gid != d.fsys.gid {
+		return syscall.EPERM
+	}
+	if size, ok := in.GetSize(); ok {
+		var err error
+		if h, isW := f.(*handle); isW && h.sf != nil {
+			err = h.sf.Truncate(int64(size))
+		} else {
+			_, err = wr.Truncate(d.archive.ID, p, int64(size))
+		}
+		if errno := d.fsys.errno(err, "truncate", d.archive.ID, p); errno != 0 {
+			return errno
+		}
+	}
+	var a vault.SetAttr
+	if mode, ok := in.GetMode(); ok {
+		a.Mode = &mode
+	}
+	if mt, ok := in.GetMTime(); ok {
+		a.Mtime = &mt
+	}
+	if a.Mode != nil || a.Mtime != nil {
+		if _, err := wr.SetAttr(d.archive.ID, p, a); err != nil {
+			return d.fsys.errno(err, "setattr", d.archive.ID, p)
+		}
+	}
+	d.fsys.attr(d.current(), d.StableAttr().Ino, &out.Attr)
+	out.SetTimeout(writeAttrTimeout)
+	return 0
 }
 
-// Write refuses writes.
+// Write writes into the spool.
 func (d *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	return 0, syscall.EROFS
+	h, ok := f.(*handle)
+	if !ok || h.sf == nil {
+		return 0, syscall.EBADF
+	}
+	n, err := h.sf.WriteAt(data, off)
+	if err != nil {
+		return uint32(n), d.fsys.errno(err, "write", d.archive.ID, d.path())
+	}
+	return uint32(n), 0
 }
 
-// Create refuses new files.
+// Create makes a new file in the spool.
 func (d *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EROFS
+	if d.fsys.wr == nil {
+		return nil, nil, 0, syscall.EROFS
+	}
+	p := joinPath(d.path(), name)
+	n, sf, err := d.fsys.wr.Create(d.archive.ID, p, mode)
+	if err != nil {
+		return nil, nil, 0, d.fsys.errno(err, "create", d.archive.ID, p)
+	}
+	return d.entry(ctx, n, out), &handle{sf: sf, n: n}, 0, 0
 }
 
-// Mkdir refuses new directories.
+// Mkdir makes a directory.
 func (d *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	if d.fsys.wr == nil {
+		return nil, syscall.EROFS
+	}
+	p := joinPath(d.path(), name)
+	n, err := d.fsys.wr.Mkdir(d.archive.ID, p, mode)
+	if err != nil {
+		return nil, d.fsys.errno(err, "mkdir", d.archive.ID, p)
+	}
+	return d.entry(ctx, n, out), 0
 }
 
-// Mknod refuses device nodes and fifos.
+// Mknod makes regular files only: devices, fifos and sockets cannot be archived.
 func (d *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	if d.fsys.wr == nil {
+		return nil, syscall.EROFS
+	}
+	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
+		return nil, syscall.EPERM
+	}
+	in, f, _, errno := d.Create(ctx, name, 0, mode, out)
+	if errno == 0 {
+		f.(*handle).sf.Release(joinPath(d.path(), name))
+	}
+	return in, errno
 }
 
-// Symlink refuses new symlinks.
+// Symlink makes a symbolic link.
 func (d *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	if d.fsys.wr == nil {
+		return nil, syscall.EROFS
+	}
+	p := joinPath(d.path(), name)
+	n, err := d.fsys.wr.Symlink(d.archive.ID, p, target)
+	if err != nil {
+		return nil, d.fsys.errno(err, "symlink", d.archive.ID, p)
+	}
+	return d.entry(ctx, n, out), 0
 }
 
-// Link refuses hard links.
+// Link refuses hard links: an archive's tree has one path per file.
 func (d *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	if d.fsys.wr == nil {
+		return nil, syscall.EROFS
+	}
+	return nil, syscall.EPERM
 }
 
-// Unlink refuses removals.
-func (d *node) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+// Unlink removes a file or symlink.
+func (d *node) Unlink(ctx context.Context, name string) syscall.Errno { return d.remove(name, false) }
 
-// Rmdir refuses removals.
-func (d *node) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+// Rmdir removes an empty directory.
+func (d *node) Rmdir(ctx context.Context, name string) syscall.Errno { return d.remove(name, true) }
 
-// Rename refuses renames.
+func (d *node) remove(name string, dir bool) syscall.Errno {
+	if d.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	p := joinPath(d.path(), name)
+	return d.fsys.errno(d.fsys.wr.Remove(d.archive.ID, p, dir), "remove", d.archive.ID, p)
+}
+
+// renameNoReplace is RENAME_NOREPLACE of renameat2(2).
+const renameNoReplace = 1
+
+// Rename moves within one archive; across archives it is EXDEV, so mv copies.
 func (d *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	if d.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	to, ok := newParent.(*node)
+	if !ok || to.archive.ID != d.archive.ID {
+		return syscall.EXDEV
+	}
+	if flags&^uint32(renameNoReplace) != 0 {
+		return syscall.EINVAL // RENAME_EXCHANGE and whiteouts are not supported
+	}
+	from, dst := joinPath(d.path(), name), joinPath(to.path(), newName)
+	err := d.fsys.wr.Rename(d.archive.ID, from, dst, flags&renameNoReplace != 0)
+	return d.fsys.errno(err, "rename", d.archive.ID, from)
 }
 
-// Setxattr refuses attribute changes.
+// Setxattr refuses: only the discofs attributes exist, and they are read-only.
 func (d *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	if d.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	if attr == XattrArchive || attr == XattrState {
+		return syscall.EPERM
+	}
+	return syscall.ENOTSUP
 }
 
-// Removexattr refuses attribute changes.
-func (d *node) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.EROFS }
+// Removexattr refuses like Setxattr.
+func (d *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if d.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	if attr == XattrArchive || attr == XattrState {
+		return syscall.EPERM
+	}
+	return syscall.ENODATA
+}
 
-// Setattr refuses changes to the root.
+// Fsync has an open file uploaded and committed before it returns.
+func (d *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	h, ok := f.(*handle)
+	if !ok || h.sf == nil {
+		return 0
+	}
+	return d.fsys.errno(h.sf.Sync(ctx), "fsync", d.archive.ID, d.path())
+}
+
+// Release closes a handle; the last close of a written file queues it.
+func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
+	h, ok := f.(*handle)
+	if !ok {
+		return 0
+	}
+	switch {
+	case h.sf != nil:
+		return d.fsys.errno(h.sf.Release(d.path()), "release", d.archive.ID, d.path())
+	case h.spool != nil:
+		h.spool.Close()
+	}
+	return 0
+}
+
+// Setattr refuses changes to the root, which is no archive's.
 func (r *rootNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
+	if r.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	return syscall.EPERM
 }
 
-// Mkdir refuses new archives until the mount takes writes.
+// Mkdir makes a new archive.
 func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	if r.fsys.wr == nil {
+		return nil, syscall.EROFS
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	a, err := r.fsys.wr.MakeArchive(cctx, name, mode)
+	if err != nil {
+		return nil, r.fsys.errno(err, "make archive", a.ID, "/")
+	}
+	return r.archiveInode(ctx, a, out)
 }
 
-// Create refuses files at the root.
+// Create refuses files at the root: every file belongs to an archive.
 func (r *rootNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EROFS
+	return nil, nil, 0, r.refuse()
 }
 
 // Mknod refuses nodes at the root.
 func (r *rootNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	return nil, r.refuse()
 }
 
 // Symlink refuses symlinks at the root.
 func (r *rootNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	return nil, r.refuse()
 }
 
 // Unlink refuses removals at the root.
-func (r *rootNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+func (r *rootNode) Unlink(ctx context.Context, name string) syscall.Errno { return r.refuse() }
 
-// Rmdir refuses archive removal.
-func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+// Rmdir refuses archive removal: `discofs rm` deletes an archive, on purpose.
+func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno { return r.refuse() }
 
-// Rename refuses archive renames.
+// Rename refuses archive renames; moving a file to the root is EXDEV like any move
+// between archives.
 func (r *rootNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	return r.refuse()
 }
 
 // Setxattr refuses attributes on the root.
 func (r *rootNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	return r.refuse()
+}
+
+func (r *rootNode) refuse() syscall.Errno {
+	if r.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	return syscall.EPERM
 }

@@ -23,7 +23,13 @@ func (d *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	case XattrArchive:
 		v = "#" + d.archive.ID
 	case XattrState:
-		v = d.n.State.String()
+		st := d.current().State
+		if d.fsys.wr != nil {
+			if s, ok := d.fsys.wr.State(d.StableAttr().Ino); ok {
+				st = s
+			}
+		}
+		v = st.String()
 	default:
 		return 0, syscall.ENODATA
 	}

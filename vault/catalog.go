@@ -116,13 +116,20 @@ func (c recordCatalog) SaveCard(ctx context.Context, card *Card) error {
 }
 
 func (c recordCatalog) Cards(ctx context.Context, fn func(*Card) error) error {
-	return c.rs.ListRecords(ctx, cardPrefix, func(name string, data []byte) error {
+	var damaged []error
+	err := c.rs.ListRecords(ctx, cardPrefix, func(name string, data []byte) error {
 		var card Card
 		if err := json.Unmarshal(data, &card); err != nil {
-			return fmt.Errorf("card %s is damaged: %w", name, err)
+			id := "#" + strings.TrimPrefix(name, cardPrefix)
+			damaged = append(damaged, &DamagedCardError{ArchiveID: id, Where: "record " + name, Err: err})
+			return nil
 		}
 		return fn(&card)
 	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(damaged...)
 }
 
 // cardOf renders an archive's card.

@@ -170,7 +170,7 @@ func (v *Vault) catalogIsLocal(ctx context.Context, all []index.Archive) (bool, 
 		}
 	}
 	local := true
-	err := v.catalog.Cards(ctx, func(c *Card) error {
+	damaged, err := splitDamaged(v.catalog.Cards(ctx, func(c *Card) error {
 		if c.Status == index.StatusDeleted || c.Status == index.StatusFailed {
 			return nil
 		}
@@ -179,6 +179,7 @@ func (v *Vault) catalogIsLocal(ctx context.Context, all []index.Archive) (bool, 
 			local = false
 		}
 		return nil
-	})
-	return local, err
+	}))
+	// A card nobody can read may be anyone's archive: keep what the index does not know.
+	return local && len(damaged) == 0, err
 }

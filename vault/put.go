@@ -196,19 +196,35 @@ type sealedFrame struct {
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkstore.MaxChunkSize); return &b }}
 
 func (w *putRun) run(ctx context.Context, srcs []source, withRoot bool) error {
+	batch := w.v.idx.NewBatch(w.archive)
+	defer batch.Cancel()
+	err := w.pipeline(ctx, func(ctx context.Context, chunks chan<- *putChunk, files chan<- *putFile) error {
+		return w.walk(ctx, srcs, withRoot, chunks, files)
+	}, func(f *putFile) error { return batch.SetNode(&f.node) })
+	if err != nil {
+		return err
+	}
+	return batch.Flush()
+}
+
+// produceFunc cuts files into chunks and hands each file over once all its chunks are sent.
+type produceFunc func(ctx context.Context, chunks chan<- *putChunk, files chan<- *putFile) error
+
+// pipeline runs produce through the workers, the packer and the uploaders, and calls
+// finish for each file, in the order produce sent them, once its chunk list is complete
+// (every chunk is then stored, in this run or before). Put and the writeback queue share it.
+func (w *putRun) pipeline(ctx context.Context, produce produceFunc, finish func(*putFile) error) error {
 	v := w.v
 	w.inodes.db = v.idx
 	g, ctx := errgroup.WithContext(ctx)
 	chunks := make(chan *putChunk, v.opts.Workers)
 	frames := make(chan sealedFrame, v.opts.Workers)
 	files := make(chan *putFile, 64)
-	batch := v.idx.NewBatch(w.archive)
-	defer batch.Cancel()
 
 	g.Go(func() error {
 		defer close(chunks)
 		defer close(files)
-		return w.walk(ctx, srcs, withRoot, chunks, files)
+		return produce(ctx, chunks, files)
 	})
 	var sealers sync.WaitGroup
 	for range v.opts.Workers {
@@ -222,21 +238,19 @@ func (w *putRun) run(ctx context.Context, srcs []source, withRoot bool) error {
 	pk := newPacker(w, ctx)
 	g.Go(func() error { return pk.run(g, frames) })
 	g.Go(func() error {
+		var failed error
 		for f := range files {
 			f.wg.Wait()
 			for _, c := range f.chunks {
 				f.node.Chunks = append(f.node.Chunks, index.ChunkRef{ID: c.id, Len: uint32(c.n)})
 			}
-			if err := batch.SetNode(&f.node); err != nil {
-				return err
+			if failed == nil {
+				failed = finish(f)
 			}
 		}
-		return nil
+		return failed
 	})
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return batch.Flush()
+	return g.Wait()
 }
 
 func (w *putRun) walk(ctx context.Context, srcs []source, withRoot bool, chunks chan<- *putChunk, files chan<- *putFile) error {

@@ -11,6 +11,7 @@ package vault
 import (
 	"container/list"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +82,10 @@ func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (
 // readChunk fills dst with the plaintext of chunk c starting at off within it.
 func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, dst []byte) error {
 	loc, err := v.idx.GetChunk(c.ID)
+	if errors.Is(err, index.ErrNotFound) {
+		// Chunks of v3.1 archives are not in the chunk table; see legacy_read.go.
+		return v.readLegacyChunk(ctx, rc, c, off, dst)
+	}
 	if err != nil {
 		return fmt.Errorf("chunk %s: %w", c.ID, err)
 	}
@@ -187,12 +192,25 @@ type segEntry struct {
 	data []byte
 }
 
-// offKey names a file's chunk list well enough to reuse its offset table: a file whose
-// content changes gets another size, chunk count or first chunk.
+// offKey names a file's chunk list well enough to reuse its offset table. Files change
+// under a writable mount while keeping their inode number, so the key carries a digest of
+// every chunk's ID and length: two contents that differ anywhere get different keys.
 type offKey struct {
 	ino, size int64
 	chunks    int
-	first     chunkstore.ID
+	digest    uint64
+}
+
+// chunkDigest mixes each chunk's ID prefix and length (FNV-1a over 64-bit words). IDs are
+// keyed MACs, so eight bytes of each tell contents apart; it costs far less than a read.
+func chunkDigest(cs []index.ChunkRef) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := range cs {
+		h = (h ^ binary.LittleEndian.Uint64(cs[i].ID[:8])) * prime
+		h = (h ^ uint64(cs[i].Len)) * prime
+	}
+	return h
 }
 
 // readCache is one vault's read state. It holds no pointer to the vault, so a vault that
@@ -241,10 +259,7 @@ func (rc *readCache) put(k segKey, data []byte) {
 
 // offsets returns the file's chunk offsets: chunk i holds bytes [offs[i], offs[i+1]).
 func (rc *readCache) offsets(n index.Node) []int64 {
-	k := offKey{ino: int64(n.Ino), size: n.Size, chunks: len(n.Chunks)}
-	if len(n.Chunks) > 0 {
-		k.first = n.Chunks[0].ID
-	}
+	k := offKey{ino: int64(n.Ino), size: n.Size, chunks: len(n.Chunks), digest: chunkDigest(n.Chunks)}
 	rc.mu.Lock()
 	offs, ok := rc.offs[k]
 	rc.mu.Unlock()

@@ -38,10 +38,10 @@ func (v *Vault) Rebuild(ctx context.Context, prog *Progress) (*RebuildReport, er
 		return nil, fmt.Errorf("the store holds vault %s, not this vault (%s)", h.VaultID, v.cfg.VaultID)
 	}
 	var cards []*Card
-	err = v.catalog.Cards(ctx, func(c *Card) error {
+	damaged, err := splitDamaged(v.catalog.Cards(ctx, func(c *Card) error {
 		cards = append(cards, c)
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +49,9 @@ func (v *Vault) Rebuild(ctx context.Context, prog *Progress) (*RebuildReport, er
 		return nil, err
 	}
 	rep := &RebuildReport{}
+	for _, d := range damaged {
+		rep.Failed = append(rep.Failed, d.Error())
+	}
 	var maxIno uint64
 	maxLot := 0
 	for _, c := range cards {

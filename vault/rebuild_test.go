@@ -23,12 +23,15 @@ func TestRebuildFromStoreAlone(t *testing.T) {
 	tv.Remove(ctx, gone.ID)
 	// A card a person edited by hand into something that is not a manifest pointer.
 	tv.mem.PutRecord(ctx, "cards/261126-09", []byte(`{"lot":9,"archive_id":"#261126-09","status":"success","discofs":{"v":1,"gen":1,"manifest":[{"ref":"manifest/00","size":5}]}}`))
+	// And one that is not JSON at all.
+	tv.mem.PutRecord(ctx, "cards/261126-10", []byte(`{"lot":10,"archive_id`))
 
 	rep, err := tv.Rebuild(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Archives != 2 || len(rep.Failed) != 1 || !strings.Contains(rep.Failed[0], "#261126-09") {
+	if rep.Archives != 2 || len(rep.Failed) != 2 || !strings.Contains(strings.Join(rep.Failed, ";"), "#261126-09") ||
+		!strings.Contains(strings.Join(rep.Failed, ";"), "#261126-10") {
 		t.Fatalf("rebuild report: %+v", rep)
 	}
 	for _, want := range []struct{ id, src string }{{a.ID, "a"}, {b.ID, "b"}} {
@@ -47,7 +50,7 @@ func TestRebuildFromStoreAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Lot != 10 {
-		t.Fatalf("lot after rebuild = %d, want 10", c.Lot)
+		t.Fatalf("lot after rebuild = %d, want 10 (the damaged card's lot is unknown)", c.Lot)
 	}
 	root, _ := tv.idx.GetNode(c.ID, "/")
 	old, _ := tv.idx.GetNode(b.ID, "/text/notes.txt")

@@ -31,6 +31,17 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err := needArgs(args, 0, 0); err != nil {
 		return err
 	}
+	// A running mount holds the index; it answers for its queue.
+	if paths, err := c.paths(e); err == nil {
+		if resp, err := askControl(ctx, controlPath(paths), controlRequest{Op: "status"}); err == nil && resp.Status != nil {
+			if asJSON {
+				return json.NewEncoder(e.stdout).Encode(resp.Status)
+			}
+			fmt.Fprintln(e.stdout, "mounted   yes (the vault's totals show once it is unmounted)")
+			printQueue(e.stdout, resp.Status)
+			return nil
+		}
+	}
 	v, err := c.openVault(ctx, e, false)
 	if err != nil {
 		return err

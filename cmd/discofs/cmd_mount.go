@@ -12,6 +12,7 @@ import (
 	"time"
 
 	dfs "github.com/discofs/discofs/fs"
+	"github.com/discofs/discofs/vault"
 )
 
 func init() {
@@ -48,9 +49,6 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !readOnly {
-		fmt.Fprintln(e.stderr, "discofs mount: this version does not take writes yet; mounting read-only")
-	}
 	v, err := c.openVault(ctx, e, false)
 	if err != nil {
 		return err
@@ -61,7 +59,26 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		// Failed reads are worth a line even when nothing else is.
 		log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv, err := dfs.Mount(mnt, v.Vault, dfs.MountOptions{ReadOnly: true, AllowOther: allowOther, Debug: debug, Logger: log})
+	opts := dfs.MountOptions{ReadOnly: readOnly, AllowOther: allowOther, Debug: debug, Logger: log}
+	var wb *vault.Writeback
+	if !readOnly {
+		// The queue resumes first: files a killed mount left in the spool go on uploading.
+		if wb, err = v.StartWriteback(vault.WritebackOptions{}); err != nil {
+			return err
+		}
+		defer closeQueue(e, wb)
+		paths, err := c.paths(e)
+		if err != nil {
+			return err
+		}
+		stopControl, err := serveControl(controlPath(paths), wb)
+		if err != nil {
+			return fmt.Errorf("control socket: %w", err)
+		}
+		defer stopControl()
+		opts.Writer = wb
+	}
+	srv, err := dfs.Mount(mnt, v.Vault, opts)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mnt, err)
 	}
@@ -90,6 +107,14 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	<-done
 	fmt.Fprintf(e.stderr, "unmounted %s\n", mnt)
 	return nil
+}
+
+// closeQueue stops the worker; what it has not committed stays queued in the index.
+func closeQueue(e *env, wb *vault.Writeback) {
+	wb.Close()
+	if s := wb.Status(); s.Files > 0 || len(s.Dirty) > 0 {
+		fmt.Fprintf(e.stderr, "discofs mount: %d files wait in the queue; the next mount or 'discofs sync' uploads them\n", s.Files)
+	}
 }
 
 func runUnmount(ctx context.Context, e *env, args []string) error {

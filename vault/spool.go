@@ -1,0 +1,330 @@
+package vault
+
+// The spool side of the writeback queue: files created or opened for writing through a
+// mount live in the spool, one plaintext file per inode, until a commit holds them.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/discofs/discofs/index"
+)
+
+// SpoolFile is a file open for writing in the spool. Writes go to the spool file; the last
+// Release of a file puts it in the writeback queue.
+type SpoolFile struct {
+	f   *os.File
+	w   *Writeback
+	it  *wbItem
+	rel bool
+}
+
+// WriteAt writes to the spool. A full disk is an error wrapping ENOSPC for the writer;
+// nothing already written is lost.
+func (s *SpoolFile) WriteAt(p []byte, off int64) (int, error) {
+	// Bumped on both sides, so an upload reading the spool meanwhile is never taken for
+	// the content.
+	s.it.gen.Add(1)
+	n, err := s.f.WriteAt(p, off)
+	s.it.gen.Add(1)
+	return n, err
+}
+
+// ReadAt reads from the spool.
+func (s *SpoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+
+// Truncate changes the file's size.
+func (s *SpoolFile) Truncate(size int64) error {
+	s.it.gen.Add(1)
+	err := s.f.Truncate(size)
+	s.it.gen.Add(1)
+	return err
+}
+
+// Stat describes the spool file (size and modification time are the file's).
+func (s *SpoolFile) Stat() (os.FileInfo, error) { return s.f.Stat() }
+
+// SetMtime sets the file's modification time.
+func (s *SpoolFile) SetMtime(t time.Time) error { return os.Chtimes(s.f.Name(), t, t) }
+
+// Sync makes the spool durable and has the file uploaded and its archive committed now,
+// even while it is open; it returns once a commit holds what was written before the call.
+func (s *SpoolFile) Sync(ctx context.Context) error {
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	w := s.w
+	w.mu.Lock()
+	it := s.it
+	if w.items[it.Ino] != it {
+		w.mu.Unlock()
+		return nil
+	}
+	gen := it.gen.Load()
+	it.force = true
+	w._schedule(it, w.clock.Now())
+	if st := w.dirty[it.Archive]; st != nil && st.attempts == 0 {
+		st.due = w.clock.Now()
+	}
+	w.mu.Unlock()
+	for {
+		w.mu.Lock()
+		if w.items[it.Ino] != it || (it.committedAnything && it.committedGen >= gen) {
+			w.mu.Unlock()
+			return nil
+		}
+		if it.state == index.StateFailed {
+			w.mu.Unlock()
+			return fmt.Errorf("upload: %s", it.LastErr)
+		}
+		if st := w.dirty[it.Archive]; st != nil && st.attempts == 0 && st.due.After(w.clock.Now()) && it.uploaded && it.upGen >= gen {
+			st.due = w.clock.Now()
+			w.kick()
+		}
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Release closes the handle. At the last close of a file it enters the queue; p is where
+// the file is now (it may have been renamed while open).
+func (s *SpoolFile) Release(p string) error {
+	if s.rel {
+		return nil
+	}
+	s.rel = true
+	st, statErr := s.f.Stat()
+	err := s.f.Close()
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	it := s.it
+	it.open--
+	if w.items[it.Ino] != it {
+		if it.unlinked && it.open == 0 {
+			os.Remove(w.spoolPath(it.Ino))
+		}
+		return err
+	}
+	if it.open > 0 {
+		return err
+	}
+	if statErr != nil {
+		return statErr
+	}
+	it.size = st.Size()
+	it.state = index.StateQueued
+	if it.failedSinceRelease {
+		it.state = index.StateFailed
+	}
+	n, gerr := w._node(it, p)
+	if gerr == nil {
+		n.Size, n.Mtime, n.State = st.Size(), st.ModTime().UnixNano(), index.StateQueued
+		if perr := w.v.idx.PutNode(it.Archive, n); perr != nil {
+			return perr
+		}
+	}
+	w._schedule(it, w.clock.Now().Add(w.opts.Delay))
+	if terr := w._touch(it.Archive); terr != nil {
+		return terr
+	}
+	w._changed()
+	return err
+}
+
+// _node finds an item's node: at p when it is there, else by inode number.
+func (w *Writeback) _node(it *wbItem, p string) (index.Node, error) {
+	if n, err := w.v.idx.GetNode(it.Archive, p); err == nil && n.Ino == it.Ino {
+		return n, nil
+	}
+	nodes, err := w._nodesByIno(it.Archive)
+	if err != nil {
+		return index.Node{}, err
+	}
+	n, ok := nodes[it.Ino]
+	if !ok {
+		return n, index.ErrNotFound
+	}
+	return n, nil
+}
+
+// Create makes a new empty file open for writing.
+func (w *Writeback) Create(archive, p string, mode uint32) (index.Node, *SpoolFile, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.v.idx.GetNode(archive, p); err == nil {
+		return index.Node{}, nil, fs.ErrExist
+	}
+	ino, err := w.v.idx.NextInodes(1)
+	if err != nil {
+		return index.Node{}, nil, err
+	}
+	it := &wbItem{QueueItem: index.QueueItem{Ino: ino, Archive: archive}, hidx: -1, state: index.StateLocal}
+	f, err := os.OpenFile(w.spoolPath(ino), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return index.Node{}, nil, err
+	}
+	// The item before the node: a node that is not committed always has one.
+	if err := w.v.idx.PutQueueItem(it.QueueItem); err != nil {
+		f.Close()
+		return index.Node{}, nil, err
+	}
+	n := index.Node{Path: p, Type: index.TypeFile, Mode: mode & 0o7777, Mtime: w.clock.Now().UnixNano(), Ino: ino, State: index.StateQueued}
+	os.Chtimes(f.Name(), time.Unix(0, n.Mtime), time.Unix(0, n.Mtime))
+	if err := w.v.idx.PutNode(archive, n); err != nil {
+		f.Close()
+		return index.Node{}, nil, err
+	}
+	it.open = 1
+	w.items[ino] = it
+	if err := w._touch(archive); err != nil {
+		return n, nil, err
+	}
+	return n, &SpoolFile{f: f, w: w, it: it}, nil
+}
+
+// OpenWrite opens an existing file for writing. A committed file is copied up into the
+// spool first; with trunc it starts empty and nothing is downloaded.
+func (w *Writeback) OpenWrite(archive, p string, trunc bool) (index.Node, *SpoolFile, error) {
+	w.mu.Lock()
+	for {
+		n, err := w.v.idx.GetNode(archive, p)
+		if err != nil {
+			w.mu.Unlock()
+			return n, nil, err
+		}
+		if n.Type != index.TypeFile {
+			w.mu.Unlock()
+			return n, nil, ErrIsDir
+		}
+		it := w.items[n.Ino]
+		if it != nil && it.copying != nil {
+			ch := it.copying
+			w.mu.Unlock()
+			<-ch
+			w.mu.Lock()
+			continue
+		}
+		if it != nil {
+			defer w.mu.Unlock()
+			it.gen.Add(1)
+			f, err := os.OpenFile(w.spoolPath(n.Ino), os.O_RDWR, 0)
+			if err != nil {
+				return n, nil, err
+			}
+			if trunc {
+				if err := f.Truncate(0); err != nil {
+					f.Close()
+					return n, nil, err
+				}
+			}
+			it.open++
+			it.state = index.StateLocal
+			w._unschedule(it)
+			return n, &SpoolFile{f: f, w: w, it: it}, nil
+		}
+		return w.copyUp(n, archive, trunc)
+	}
+}
+
+// copyUp is OpenWrite of a committed file; it is called with w.mu held and releases it.
+// The download runs without the lock; others opening the file meanwhile wait for it.
+func (w *Writeback) copyUp(n index.Node, archive string, trunc bool) (index.Node, *SpoolFile, error) {
+	it := &wbItem{QueueItem: index.QueueItem{Ino: n.Ino, Archive: archive, HasBase: true}, hidx: -1,
+		state: index.StateLocal, copying: make(chan struct{})}
+	w.items[n.Ino] = it
+	w.mu.Unlock()
+	err := w.download(n, trunc)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(it.copying)
+	it.copying = nil
+	if err == nil {
+		err = w.v.idx.PutQueueItem(it.QueueItem)
+	}
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(w.spoolPath(n.Ino), os.O_RDWR, 0)
+	}
+	if err == nil {
+		n.State = index.StateQueued
+		if err = w.v.idx.PutNode(archive, n); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		delete(w.items, n.Ino)
+		os.Remove(w.spoolPath(n.Ino))
+		return n, nil, err
+	}
+	it.open = 1
+	if trunc {
+		n.Size = 0
+	}
+	return n, &SpoolFile{f: f, w: w, it: it}, nil
+}
+
+// download writes a committed file's content into its spool file, through a temporary
+// file so a crash never leaves a partial copy under the file's name. It runs on the
+// vault's context, never a FUSE request's.
+func (w *Writeback) download(n index.Node, empty bool) error {
+	tmp, err := os.CreateTemp(w.spool, "copy-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if !empty && n.Size > 0 {
+		r := io.NewSectionReader(readerAt{w.v, n}, 0, n.Size)
+		if _, err := io.Copy(tmp, r); err != nil {
+			tmp.Close()
+			return fmt.Errorf("copy %s up: %w", n.Path, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	mt := time.Unix(0, n.Mtime)
+	os.Chtimes(tmp.Name(), mt, mt)
+	return os.Rename(tmp.Name(), w.spoolPath(n.Ino))
+}
+
+type readerAt struct {
+	v *Vault
+	n index.Node
+}
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) { return r.v.ReadAt(r.v.life, r.n, p, off) }
+
+// OpenSpool opens a queued file's spool for reading; an error wrapping fs.ErrNotExist when
+// the file has none (it is committed).
+func (w *Writeback) OpenSpool(ino uint64) (*os.File, error) {
+	return os.Open(w.spoolPath(ino))
+}
+
+// State says where a file's content is.
+func (w *Writeback) State(ino uint64) (index.FileState, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	it := w.items[ino]
+	if it == nil {
+		return index.StateCommitted, false
+	}
+	return it.state, true
+}
+
+// Errors of tree changes, turned into errno values by the mount.
+var (
+	ErrIsDir    = errors.New("is a directory")
+	ErrNotDir   = errors.New("not a directory")
+	ErrNotEmpty = errors.New("directory not empty")
+)

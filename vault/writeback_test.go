@@ -1,0 +1,196 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+)
+
+func startWB(t *testing.T, tv *testVault) *Writeback {
+	t.Helper()
+	w, err := tv.StartWriteback(WritebackOptions{Idle: 20 * time.Millisecond, Delay: time.Millisecond, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func writeFile(t *testing.T, w *Writeback, archive, p string, data []byte) {
+	t.Helper()
+	_, f, err := w.Create(archive, p, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Release(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func syncWB(t *testing.T, w *Writeback) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// committedContent checks a file through the newest manifest in the store, not the index.
+func committedContent(t *testing.T, tv *testVault, archive, p string, want []byte) {
+	t.Helper()
+	a, err := tv.idx.GetArchive(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tv.loadManifest(context.Background(), a.ID, a.Generation, a.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Nodes {
+		if n.Path != p {
+			continue
+		}
+		got := make([]byte, n.Size)
+		if _, err := tv.ReadAt(context.Background(), n, got, 0); err != nil && n.Size > 0 {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: committed content differs (%d vs %d bytes)", p, len(got), len(want))
+		}
+		return
+	}
+	if want != nil {
+		t.Fatalf("%s is not in the manifest of generation %d", p, a.Generation)
+	}
+}
+
+func TestWritebackCommitsFilesAndTreeChanges(t *testing.T) {
+	tv := newTestVault(t)
+	w := startWB(t, tv)
+	ctx := context.Background()
+	a, err := w.MakeArchive(ctx, "docs", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	big := make([]byte, 3<<20+77)
+	rng.Read(big)
+	if _, err := w.Mkdir(a.ID, "/d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, w, a.ID, "/d/big", big)
+	writeFile(t, w, a.ID, "/small", []byte("hello"))
+	writeFile(t, w, a.ID, "/gone", []byte("bye"))
+	if _, err := w.Symlink(a.ID, "/link", "d/big"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Rename(a.ID, "/d", "/e", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Remove(a.ID, "/gone", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Remove(a.ID, "/e", true); err != ErrNotEmpty {
+		t.Fatalf("rmdir of a full directory = %v", err)
+	}
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/e/big", big)
+	committedContent(t, tv, a.ID, "/small", []byte("hello"))
+	committedContent(t, tv, a.ID, "/gone", nil)
+	n, err := tv.idx.GetNode(a.ID, "/e/big")
+	if err != nil || n.State != index.StateCommitted {
+		t.Fatalf("node %+v, %v", n.State, err)
+	}
+	if ents, _ := os.ReadDir(tv.paths.SpoolDir()); len(ents) != 0 {
+		t.Fatalf("spool holds %d files after sync", len(ents))
+	}
+
+	// Copy-up: a write into the middle of a committed file.
+	_, f, err := w.OpenWrite(a.ID, "/e/big", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := w.State(n.Ino); st != index.StateLocal {
+		t.Fatalf("state while open = %v", st)
+	}
+	f.WriteAt([]byte("PATCH"), 1<<20)
+	copy(big[1<<20:], "PATCH")
+	f.Release("/e/big")
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/e/big", big)
+
+	// O_TRUNC skips the download: a failing store does not matter.
+	small, _ := tv.idx.GetNode(a.ID, "/small")
+	loc, err := tv.idx.GetChunk(small.Chunks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Ref: loc.Pack})
+	_, f, err = w.OpenWrite(a.ID, "/small", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("new"), 0)
+	f.Release("/small")
+	if len(tv.fault.Unexercised()) != 1 {
+		t.Fatal("opening with O_TRUNC downloaded the file")
+	}
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/small", []byte("new"))
+}
+
+func TestWritebackResumesAfterRestart(t *testing.T) {
+	tv := newTestVault(t)
+	w, err := tv.StartWriteback(WritebackOptions{Idle: time.Hour, Delay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, w, a.ID, "/kept", []byte("kept content"))
+	writeFile(t, w, a.ID, "/lost", []byte("its spool is deleted"))
+	lost, _ := tv.idx.GetNode(a.ID, "/lost")
+	w.Close()
+	os.Remove(w.spoolPath(lost.Ino))
+	tv.reopen(t)
+	w = startWB(t, tv)
+	if _, err := tv.idx.GetNode(a.ID, "/lost"); err == nil {
+		t.Fatal("a file whose spool is gone is still shown")
+	}
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/kept", []byte("kept content"))
+	committedContent(t, tv, a.ID, "/lost", nil)
+}
+
+func TestWritebackRetriesFailedUploads(t *testing.T) {
+	tv := newTestVault(t)
+	w := startWB(t, tv)
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Type: chunkstore.TypePack})
+	writeFile(t, w, a.ID, "/f", []byte("content"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Sync(ctx); err == nil {
+		t.Fatal("sync hid a failed upload")
+	}
+	if s := w.Status(); s.Files != 1 || len(s.Errors) == 0 {
+		t.Fatalf("status %+v", s)
+	}
+	syncWB(t, w) // the backoff is a few seconds at most here
+	committedContent(t, tv, a.ID, "/f", []byte("content"))
+}
