@@ -12,7 +12,7 @@ import (
 func init() {
 	register("init", command{
 		summary: "set up a vault (a local store unless --store says otherwise)",
-		usage:   "[--store dir:PATH] [--kdf-time N --kdf-memory MiB]",
+		usage:   "[--store dir:PATH | --store discord --channel ID [--discord-api URL] [--token-file F] [--lanes N] [--card-names]] [--kdf-time N --kdf-memory MiB]",
 		run:     runInit,
 	})
 	register("passwd", command{
@@ -38,10 +38,17 @@ func kdfParams(t, m uint) (vault.KDFParams, error) {
 
 func runInit(ctx context.Context, e *env, args []string) error {
 	var c common
-	var store string
+	var store, channel, api, tokenFile string
+	var lanes uint
+	var cardNames bool
 	var kt, km uint
 	fs := newFlags("init", e, &c)
-	fs.StringVar(&store, "store", "", "where the bytes live: dir:PATH (default: a folder in the state directory)")
+	fs.StringVar(&store, "store", "", "where the bytes live: dir:PATH, or discord (default: a folder in the state directory)")
+	fs.StringVar(&channel, "channel", "", "the Discord text channel that holds the vault (with --store discord)")
+	fs.StringVar(&api, "discord-api", "", "base URL of another Discord API, such as `discofs emulator`'s")
+	fs.StringVar(&tokenFile, "token-file", "", "read the bot token from this file (default $DISCORD_BOT_TOKEN)")
+	fs.UintVar(&lanes, "lanes", 2, "archive threads that upload at once (1..16)")
+	fs.BoolVar(&cardNames, "card-names", false, "show file names on archive cards (otherwise they are only in the encrypted manifest)")
 	kdfFlags(fs, &kt, &km)
 	args, err := parse(fs, args)
 	if err != nil {
@@ -58,6 +65,14 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var storeOpts map[string]string
+	if store == "discord" || strings.HasPrefix(store, "discord:") {
+		if store, storeOpts, err = discordSpec(store, channel, api, tokenFile, lanes, cardNames); err != nil {
+			return err
+		}
+	} else if channel != "" || api != "" || tokenFile != "" {
+		return usagef("--channel, --discord-api and --token-file go with --store discord")
+	}
 	if store == "" {
 		store = "dir:" + paths.DefaultStoreDir()
 	} else if dir, ok := strings.CutPrefix(store, "dir:"); ok {
@@ -67,7 +82,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		}
 		store = "dir:" + abs
 	}
-	s, catalog, err := openStore(ctx, store, nil)
+	s, catalog, err := openStore(ctx, store, storeOpts)
 	if err != nil {
 		return err
 	}
@@ -76,7 +91,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, joined, err := vault.Init(ctx, paths, store, nil, vault.Options{Catalog: catalog}, pass, kdf)
+	cfg, joined, err := vault.Init(ctx, paths, store, storeOpts, vault.Options{Catalog: catalog}, pass, kdf)
 	if err != nil {
 		return err
 	}
@@ -86,6 +101,40 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "created vault %s on %s\n", cfg.VaultID, store)
 	}
 	return nil
+}
+
+// discordSpec checks init's Discord flags and returns the store spec and the options kept
+// in config.json (never the token).
+func discordSpec(store, channel, api, tokenFile string, lanes uint, cardNames bool) (string, map[string]string, error) {
+	if ch, ok := strings.CutPrefix(store, "discord:"); ok && channel == "" {
+		channel = ch
+	}
+	if channel == "" {
+		return "", nil, usagef("--store discord needs --channel ID")
+	}
+	for _, c := range channel {
+		if c < '0' || c > '9' {
+			return "", nil, usagef("--channel %q is not a Discord channel ID", channel)
+		}
+	}
+	if lanes < 1 || lanes > 16 {
+		return "", nil, usagef("--lanes must be 1..16")
+	}
+	opts := map[string]string{optLanes: fmt.Sprint(lanes)}
+	if api != "" {
+		opts[optAPI] = api
+	}
+	if tokenFile != "" {
+		abs, err := filepath.Abs(tokenFile)
+		if err != nil {
+			return "", nil, err
+		}
+		opts[optTokenFile] = abs
+	}
+	if cardNames {
+		opts[optCardNames] = "true"
+	}
+	return "discord:" + channel, opts, nil
 }
 
 func runPasswd(ctx context.Context, e *env, args []string) error {

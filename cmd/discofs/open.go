@@ -91,8 +91,10 @@ func openStore(ctx context.Context, spec string, opts map[string]string) (chunks
 		var s chunkstore.Store = chunkstore.NewLimit(d, 4, 16)
 		s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
 		return s, vault.RecordCatalog(d), nil
+	case "discord":
+		return openDiscord(ctx, arg, opts)
 	}
-	return nil, nil, fmt.Errorf("unknown store %q (want dir:PATH)", spec)
+	return nil, nil, fmt.Errorf("unknown store %q (want dir:PATH or discord:CHANNEL_ID)", spec)
 }
 
 // opened is an unlocked vault with what it needs closed after.
@@ -129,8 +131,10 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 	if err != nil {
 		return nil, err
 	}
+	cardNames = cardNames || cfg.StoreOptions[optCardNames] == "true"
 	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
 		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
+		Legacy: legacyFetcher(e), // v3.1 archives in Discord (cmd_legacy.go)
 	})
 	if err != nil {
 		store.Close()

@@ -1,0 +1,213 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/chunkstore/chunkstoretest"
+	"github.com/discofs/discofs/discord/emulator"
+	"github.com/discofs/discofs/discord/emulator/emulatortest"
+)
+
+// testEnv is an emulator and a store on its vault channel.
+type testEnv struct {
+	srv   *emulator.Server
+	sess  *discordgo.Session
+	store *Store
+}
+
+func newEnv(t testing.TB, cfg emulator.Config, o Options) *testEnv {
+	t.Helper()
+	srv, sess := emulatortest.Start(t, cfg)
+	o.Session, o.ChannelID = sess, srv.Info().ChannelID
+	if o.MaxObjectSize == 0 {
+		o.MaxObjectSize = 128 << 10
+	}
+	if o.RequestsPerSecond == 0 {
+		o.RequestsPerSecond = 1000 // the emulator's FastConfig has no global limit to respect
+	}
+	s, err := Open(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{srv: srv, sess: sess, store: s}
+}
+
+// control posts to the emulator's control API.
+func (e *testEnv) control(t testing.TB, path string, body any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(e.srv.URL()+"/_emulator/"+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("control %s: %s %s", path, resp.Status, msg)
+	}
+}
+
+// retried wraps the store as cmd/discofs does, with short waits.
+func retried(s chunkstore.Store) chunkstore.Store {
+	return chunkstore.NewRetry(s, chunkstore.RetryOptions{MaxAttempts: 30, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+}
+
+func TestConformance(t *testing.T) {
+	chunkstoretest.Run(t, func(t *testing.T) chunkstore.Store {
+		return newEnv(t, emulator.FastConfig(), Options{}).store
+	})
+}
+
+func TestConformanceUnderFaults(t *testing.T) {
+	chunkstoretest.Run(t, func(t *testing.T) chunkstore.Store {
+		e := newEnv(t, emulator.FastConfig(), Options{})
+		// Answered faults only: a dropped connection makes "was it deleted?" unknowable,
+		// which the suite's exact Delete checks cannot allow for. Drops are exercised by
+		// the vault round trips.
+		e.control(t, "faults", emulator.Faults{FailRate: 0.1, Storm429: 0.1})
+		return retried(e.store)
+	})
+}
+
+func TestRefsAndFileNames(t *testing.T) {
+	for _, bad := range []chunkstore.Ref{"", "1/2", "1/2/x", "a/b/c", "1/2/3/4", "https://cdn/x"} {
+		if _, err := parseRef(bad); err == nil || chunkstore.IsRetryable(err) {
+			t.Errorf("parseRef(%q) = %v, want a permanent error", bad, err)
+		}
+	}
+	name := chunkstoretest.Name()
+	typ, got, ok := parseFileName(fileName(chunkstore.TypeManifest, name))
+	if !ok || typ != chunkstore.TypeManifest || got != name {
+		t.Errorf("file name round trip: %v %q %v", typ, got, ok)
+	}
+	for _, fn := range []string{"x.bin", "pack-.bin", "pack-XYZ.bin", "0001-abc-0000.bin", "pack-" + name} {
+		if _, _, ok := parseFileName(fn); ok {
+			t.Errorf("parseFileName(%q) took it for an object", fn)
+		}
+	}
+	if n := nonce(chunkstore.Handle{Type: chunkstore.TypePack, Name: name}); len(n) > 25 {
+		t.Errorf("nonce %q is over Discord's 25 characters", n)
+	}
+}
+
+func TestExpiredURLMidRead(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{})
+	data := chunkstoretest.Data(100_000)
+	obj := chunkstoretest.Put(t, e.store, chunkstore.TypePack, data)
+	got, err := chunkstore.ReadAll(t.Context(), e.store, obj.Ref, 1000, 5000)
+	if err != nil || !bytes.Equal(got, data[5000:6000]) {
+		t.Fatalf("first read: %v", err)
+	}
+	// The read below starts with a URL that the store believes fresh and the CDN refuses.
+	e.control(t, "expire-urls", nil)
+	for i := range 3 {
+		got, err = chunkstore.ReadAll(t.Context(), e.store, obj.Ref, 0, int64(i*7000))
+		if err != nil || !bytes.Equal(got, data[i*7000:]) {
+			t.Fatalf("read %d after the URLs expired: %v", i, err)
+		}
+	}
+	// Once the message is gone, the refresh and the fallback both say so.
+	e.control(t, "expire-urls", nil)
+	if err := e.store.Delete(t.Context(), obj.Ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chunkstore.ReadAll(t.Context(), e.store, obj.Ref, 0, 0); !chunkstore.IsNotFound(err) {
+		t.Fatalf("read of a deleted object with an expired URL: %v, want NotFound", err)
+	}
+}
+
+func TestURLRefreshIsBatched(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{})
+	var objs []chunkstore.Object
+	for range 5 {
+		objs = append(objs, chunkstoretest.Put(t, e.store, chunkstore.TypePack, chunkstoretest.Data(1000)))
+	}
+	// Make every cached URL look about to expire; one refresh must renew them all.
+	e.store.urls.mu.Lock()
+	for id, c := range e.store.urls.m {
+		c.expires = time.Now().Add(30 * time.Second)
+		e.store.urls.m[id] = c
+	}
+	e.store.urls.mu.Unlock()
+	if _, err := chunkstore.ReadAll(t.Context(), e.store, objs[0].Ref, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		r, _ := parseRef(o.Ref)
+		if _, fresh := e.store.urls.get(r.attachment); !fresh {
+			t.Errorf("URL of %s was not refreshed with the others", o.Ref)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	srv, _ := emulatortest.Start(t, emulator.FastConfig())
+	info := srv.Info()
+	bad, _ := emulator.NewSession(info.API, "not-the-token")
+	_, err := Open(t.Context(), Options{Session: bad, ChannelID: info.ChannelID})
+	if !chunkstore.IsFatal(err) || !strings.Contains(err.Error(), "token") || strings.Contains(err.Error(), "not-the-token") {
+		t.Errorf("bad token: %v, want a fatal error about the token that does not show it", err)
+	}
+	good, _ := srv.Session()
+	_, err = Open(t.Context(), Options{Session: good, ChannelID: "123456789012345678"})
+	if !chunkstore.IsFatal(err) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("unknown channel: %v", err)
+	}
+	if strings.Contains(err.Error(), info.Token) {
+		t.Errorf("an error shows the token")
+	}
+}
+
+func TestMissingPermission(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{})
+	e.control(t, "permissions", map[string]any{"deny": []string{"ATTACH_FILES"}})
+	_, err := e.store.Put(t.Context(), chunkstore.Handle{Type: chunkstore.TypePack, Name: chunkstoretest.Name(), Group: "261126-01"},
+		chunkstore.BytesSource([]byte("x")))
+	if !chunkstore.IsFatal(err) || !strings.Contains(err.Error(), "permission") {
+		t.Fatalf("put without Attach Files: %v, want a fatal error naming the permission", err)
+	}
+	if strings.Contains(err.Error(), e.srv.Info().Token) {
+		t.Fatalf("an error shows the token")
+	}
+}
+
+func TestInvalidRequestCap(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{MaxInvalid: 5})
+	e.control(t, "faults", emulator.Faults{Storm429: 1})
+	var err error
+	for range 10 {
+		if _, err = e.store.Stat(t.Context(), "1/2/3"); chunkstore.IsFatal(err) {
+			break
+		}
+		if !chunkstore.IsRetryable(err) || chunkstore.RetryAfter(err) <= 0 {
+			t.Fatalf("Stat during a 429 storm: %v, want Retryable with a RetryAfter", err)
+		}
+	}
+	if !errors.Is(err, errTooManyInvalid) {
+		t.Fatalf("after many 429s: %v, want the store to stop", err)
+	}
+}
+
+func TestLimiterSpacesRequests(t *testing.T) {
+	l := newRequestLimiter(100, 0, time.Minute)
+	start := time.Now()
+	for range 21 {
+		if err := l.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d < 190*time.Millisecond {
+		t.Errorf("21 requests at 100/s took %v", d)
+	}
+}
