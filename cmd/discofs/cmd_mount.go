@@ -18,7 +18,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--read-only] [--allow-other] [--debug] MOUNTPOINT",
+		usage:   "[--read-only] [--allow-other] [--debug] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -33,8 +33,11 @@ const unmountTries = 10
 
 func runMount(ctx context.Context, e *env, args []string) error {
 	var c common
-	var readOnly, allowOther, debug bool
+	var readOnly, allowOther, debug, withBot bool
+	var bf botFlags
 	fl := newFlags("mount", e, &c)
+	fl.BoolVar(&withBot, "bot", false, "also run the Discord bot on this vault (see 'discofs bot -h' for its flags)")
+	addBotFlags(fl, &bf)
 	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
 	fl.BoolVar(&allowOther, "allow-other", false, "let other users see the mount (the kernel checks file modes)")
 	fl.BoolVar(&debug, "debug", false, "log every FUSE request")
@@ -81,6 +84,15 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	srv, err := dfs.Mount(mnt, v.Vault, opts)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mnt, err)
+	}
+	if withBot {
+		// The bot shares the vault; wait runs before the deferred v.Close.
+		wait, err := startBot(ctx, e, v.Vault, &bf, log)
+		if err != nil {
+			srv.Unmount()
+			return err
+		}
+		defer wait()
 	}
 	fmt.Fprintf(e.stderr, "mounted at %s\n", mnt)
 	done := make(chan struct{})

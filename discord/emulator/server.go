@@ -264,4 +264,3 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound())
 	}
 }
-

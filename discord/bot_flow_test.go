@@ -1,0 +1,233 @@
+package discord
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/discofs/discofs/discord/emulator"
+)
+
+// TestBotConfirmation clicks through the confirmations: a stranger's click, Confirm, the
+// timeout, and a prefix command's buttons.
+func TestBotConfirmation(t *testing.T) {
+	t.Parallel()
+	h := newBotHarness(t, nil, func(c *BotConfig, _ emulator.Info) { c.ConfirmTimeout = 1500 * time.Millisecond })
+	owner := h.info.OwnerID
+	photos := h.archive(t, "photos", 4000)
+	h.archive(t, "docs", 4000)
+
+	m := h.invoke(t, owner, "cleanup", map[string]any{"archive": "photos"})
+	tok := h.pendingToken(t)
+	r := h.click(t, h.info.MemberID, buttonPrefix+"confirm:"+tok)
+	if r.Type != discordgo.InteractionResponseChannelMessageWithSource || r.Data.Flags&discordgo.MessageFlagsEphemeral == 0 ||
+		!strings.Contains(r.Data.Content, "Only the person") {
+		t.Errorf("a stranger's click: %+v %+v", r, r.Data)
+	}
+	if r := h.click(t, owner, buttonPrefix+"confirm:"+tok); r.Type != discordgo.InteractionResponseDeferredMessageUpdate {
+		t.Errorf("the owner's click is answered with %d", r.Type)
+	}
+	done := h.waitContent(t, m.ID, "Deleted "+photos)
+	if !strings.Contains(done.Content, "freed") || len(done.Components) != 0 {
+		t.Errorf("cleanup result: %q %v", done.Content, done.Components)
+	}
+	if _, err := h.v.Resolve(photos); err == nil {
+		t.Error("the archive is still there")
+	}
+	if r := h.click(t, owner, buttonPrefix+"confirm:"+tok); !strings.Contains(r.Data.Content, "no longer waiting") {
+		t.Errorf("a second click: %+v", r.Data)
+	}
+
+	m = h.invoke(t, owner, "rebuild-index", nil)
+	h.click(t, owner, buttonPrefix+"confirm:"+h.pendingToken(t))
+	if got := h.waitContent(t, m.ID, "Index rebuilt"); !strings.Contains(got.Content, "1 archives, 3 files") {
+		t.Errorf("rebuild: %q", got.Content)
+	}
+	if _, err := h.v.Resolve("docs"); err != nil {
+		t.Errorf("after rebuild: %v", err)
+	}
+
+	m = h.invoke(t, owner, "gc", nil)
+	h.waitContent(t, m.ID, "Not confirmed within 1.5s")
+	h.bot.mu.Lock()
+	if n := len(h.bot.pending); n != 0 {
+		t.Errorf("%d confirmations still waiting", n)
+	}
+	h.bot.mu.Unlock()
+
+	id := h.say(t, owner, "!gc")
+	prompt := h.replyTo(t, id, "Collect garbage?", 5*time.Second)
+	if prompt == nil {
+		t.Fatal("!gc asked nothing")
+	}
+	h.click(t, owner, buttonPrefix+"confirm:"+h.pendingToken(t))
+	h.waitContent(t, prompt.ID, "Garbage collection freed")
+	// The outcome is logged just after the reply is edited.
+	waitFile(t, h.logs.String, "command=gc via=prefix+button outcome=ok")
+}
+
+// TestBotProgress checks that a long command is deferred at once and then edited with
+// progress no more often than ProgressEvery, ending with its result.
+func TestBotProgress(t *testing.T) {
+	t.Parallel()
+	h := newBotHarness(t, nil, nil)
+	h.store.mu.Lock()
+	h.store.delay = 120 * time.Millisecond
+	h.store.mu.Unlock()
+	src := filepath.Join(t.TempDir(), "big")
+	writeTree(t, src, 6<<20)
+	if err := os.WriteFile(filepath.Join(src, "noise"), noise(4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second gateway session sees every create and edit, as a Discord client would.
+	obs, err := NewSession(h.info.Token, h.info.API, discordgo.IntentsGuildMessages|discordgo.IntentMessageContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type event struct {
+		at      time.Time
+		content string
+		flags   discordgo.MessageFlags
+	}
+	var mu sync.Mutex
+	var created []event
+	var edits []event
+	obs.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
+		mu.Lock()
+		created = append(created, event{time.Now(), m.Content, m.Flags})
+		mu.Unlock()
+	})
+	obs.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) {
+		mu.Lock()
+		edits = append(edits, event{time.Now(), m.Content, m.Flags})
+		mu.Unlock()
+	})
+	if err := obs.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obs.Close() })
+
+	m := h.final(t, h.invoke(t, h.info.OwnerID, "upload", map[string]any{"path": src}), "Archived")
+	if !strings.Contains(m.Content, "4 files") {
+		t.Errorf("upload: %q", m.Content)
+	}
+	time.Sleep(200 * time.Millisecond) // the last events are on their way
+	mu.Lock()
+	defer mu.Unlock()
+	// The emulator dispatches the "thinking" placeholder before it flags it as loading, so
+	// its zero-width content tells it apart too.
+	if len(created) == 0 || (created[0].flags&discordgo.MessageFlagsLoading == 0 && created[0].content != "\u200b") {
+		t.Errorf("the reply was not deferred: %+v", created)
+	}
+	var progress []event
+	for _, e := range edits {
+		if strings.HasPrefix(e.content, "📤 Archiving `big`") {
+			progress = append(progress, e)
+		}
+	}
+	if len(progress) < 2 {
+		t.Fatalf("%d progress edits (%+v)", len(progress), edits)
+	}
+	// Each event arrives with jitter, so the spacing is checked on average: the bot waits
+	// ProgressEvery (100 ms) after each edit.
+	if avg := progress[len(progress)-1].at.Sub(progress[0].at) / time.Duration(len(progress)-1); avg < 90*time.Millisecond {
+		t.Errorf("progress edits %v apart on average", avg)
+	}
+	if last := edits[len(edits)-1]; !strings.Contains(last.content, "Archived") {
+		t.Errorf("the last edit is %q", last.content)
+	}
+}
+
+func noise(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// TestBotPrefix runs prefix commands with the MESSAGE_CONTENT intent and without it.
+func TestBotPrefix(t *testing.T) {
+	t.Parallel()
+	t.Run("intent", func(t *testing.T) {
+		t.Parallel()
+		h := newBotHarness(t, nil, nil)
+		id := h.archive(t, "summer photos", 1000)
+		if r := h.replyTo(t, h.say(t, h.info.OwnerID, "!status"), "Archives: 1", 5*time.Second); r == nil {
+			t.Error("!status: no answer")
+		}
+		if r := h.replyTo(t, h.say(t, h.info.OwnerID, "!archives summer photos"), id, 5*time.Second); r == nil {
+			t.Error("!archives with a query of two words: no answer")
+		}
+		if r := h.replyTo(t, h.say(t, h.info.OwnerID, "!verify "+id+" full"), "chunks authenticated", 5*time.Second); r == nil {
+			t.Error("!verify full: no answer")
+		}
+		if r := h.replyTo(t, h.say(t, h.info.OwnerID, "!info"), "Usage: `!info archive`", 5*time.Second); r == nil {
+			t.Error("!info without an archive: no usage")
+		}
+		if r := h.replyTo(t, h.say(t, h.info.MemberID, "!status"), "Sorry", 5*time.Second); r == nil {
+			t.Error("a stranger's !status: no refusal")
+		}
+		quiet := h.say(t, h.info.OwnerID, "!nosuchcommand")
+		h.say(t, h.info.OwnerID, "status without the prefix")
+		if r := h.replyTo(t, quiet, "", 500*time.Millisecond); r != nil {
+			t.Errorf("an unknown command was answered: %q", r.Content)
+		}
+	})
+	t.Run("no intent", func(t *testing.T) {
+		t.Parallel()
+		h := newBotHarness(t, func(c *emulator.Config) { c.MessageContentIntent = false }, nil)
+		if h.bot.prefixOn {
+			t.Fatal("prefix commands are on without the intent")
+		}
+		if r := h.replyTo(t, h.say(t, h.info.OwnerID, "!status"), "", 700*time.Millisecond); r != nil {
+			t.Errorf("!status answered without the intent: %q", r.Content)
+		}
+		if m := h.invoke(t, h.info.OwnerID, "help", nil); !strings.Contains(m.Content, "Prefix commands are off") {
+			t.Errorf("help: %q", m.Content)
+		}
+		if !strings.Contains(h.logs.String(), "prefix commands are off") {
+			t.Error("the fallback is not logged")
+		}
+	})
+}
+
+// TestBotReconnect drops the gateway connection; the bot resumes and keeps answering.
+func TestBotReconnect(t *testing.T) {
+	t.Parallel()
+	h := newBotHarness(t, nil, nil)
+	resumed := make(chan struct{}, 1)
+	h.bot.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) {
+		select {
+		case resumed <- struct{}{}:
+		default:
+		}
+	})
+	var out map[string]int
+	if h.control(t, "/_emulator/gateway/reconnect", map[string]any{}, &out); out["sessions"] != 1 {
+		t.Fatalf("reconnect: %v", out)
+	}
+	// A command sent while the bot reconnects is replayed on RESUME.
+	id := h.say(t, h.info.OwnerID, "!status")
+	select {
+	case <-resumed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not resume")
+	}
+	if r := h.replyTo(t, id, "Archives: 0", 5*time.Second); r == nil {
+		t.Error("!status during the reconnect: no answer")
+	}
+	if m := h.invoke(t, h.info.OwnerID, "status", nil); !strings.Contains(m.Content, "Archives: 0") {
+		t.Errorf("/status after the reconnect: %q", m.Content)
+	}
+}
