@@ -49,6 +49,9 @@ type BotConfig struct {
 	// ConfirmTimeout is how long a confirmation button waits (2 min when zero; Discord
 	// keeps an interaction's token for 15).
 	ConfirmTimeout time.Duration
+	// Queue, when set, reports the writeback queue of a writable mount in the same process
+	// (`discofs mount --bot`); `status` then shows it.
+	Queue func() vault.WritebackStatus
 	// Notify shows a desktop notification on the host when an upload finishes, and
 	// InhibitSleep keeps the host awake while uploads run; each is skipped silently when
 	// the host has no tool for it.
@@ -76,10 +79,6 @@ type Bot struct {
 	ctx  context.Context
 	work sync.WaitGroup
 
-	// ack answers an interaction. It is a field only so that tests can click buttons: the
-	// emulator cannot send MESSAGE_COMPONENT interactions.
-	ack func(*discordgo.Interaction, *discordgo.InteractionResponse) error
-
 	mu      sync.Mutex
 	pending map[string]*confirmation
 	closing bool // Run is returning: no new work starts
@@ -100,12 +99,13 @@ func NewBot(session *discordgo.Session, v *vault.Vault, cfg BotConfig, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bot{s: session, v: v, cfg: cfg, log: log, ready: make(chan struct{}),
+	return &Bot{s: session, v: v, cfg: cfg, log: log, ready: make(chan struct{}),
 		pending: map[string]*confirmation{}, host: newHost(log)}
-	b.ack = func(i *discordgo.Interaction, r *discordgo.InteractionResponse) error {
-		return b.s.InteractionRespond(i, r)
-	}
-	return b
+}
+
+// ack answers an interaction with its first response.
+func (b *Bot) ack(i *discordgo.Interaction, r *discordgo.InteractionResponse) error {
+	return b.s.InteractionRespond(i, r)
 }
 
 // Ready is closed once the bot is connected and its slash commands are registered.

@@ -150,9 +150,27 @@ func cmdStatus(c *call) (answer, error) {
 	} else {
 		sb.WriteString("Last archive: none yet\n")
 	}
+	if c.b.cfg.Queue != nil {
+		sb.WriteString(queueLines(c.b.cfg.Queue()))
+	}
 	// discordgo's HeartbeatLatency reads without its lock; the bot counts events instead.
 	fmt.Fprintf(&sb, "Discord gateway: connected %d time(s), resumed %d time(s)", c.b.connects.Load(), c.b.resumes.Load())
 	return answer{text: sb.String()}, nil
+}
+
+// queueLines describe a mount's writeback queue for status, ending in a newline.
+func queueLines(q vault.WritebackStatus) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Writeback queue: %d files (%s), %d uploading, %d failed", q.Files, humanBytes(q.Bytes), q.Uploading, q.Failed)
+	if len(q.Dirty) > 0 {
+		fmt.Fprintf(&sb, " · %d archives with changes to commit", len(q.Dirty))
+	}
+	fmt.Fprintf(&sb, "\nUploaded since %s: %d files (%s), %d commits\n",
+		q.Started.Local().Format("2006-01-02 15:04"), q.UploadedFiles, humanBytes(q.UploadedBytes), q.Commits)
+	if n := len(q.Errors); n > 0 {
+		fmt.Fprintf(&sb, "Last queue error: %s\n", clip(oneLine(q.Errors[n-1]), 300))
+	}
+	return sb.String()
 }
 
 // archiveLine is one archive in a list.

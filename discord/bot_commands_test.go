@@ -11,6 +11,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/discofs/discofs/discord/emulator"
+	"github.com/discofs/discofs/vault"
 )
 
 // final is the settled text of a command's reply: the control API may answer with a
@@ -93,8 +94,10 @@ func TestBotEveryCommandAllowed(t *testing.T) {
 		if !strings.Contains(m.Content, c.want) || !strings.Contains(m.Content, "Press **Confirm**") {
 			t.Errorf("/%s: %q", c.command, m.Content)
 		}
-		h.click(t, owner, buttonPrefix+"cancel:"+h.pendingToken(t))
-		h.waitContent(t, m.ID, "Cancelled")
+		h.click(t, owner, m.ID, h.button(t, m, "Cancel"))
+		if got := h.waitContent(t, m.ID, "Cancelled"); len(got.Components) != 0 {
+			t.Errorf("/%s: the cancelled prompt keeps its buttons", c.command)
+		}
 	}
 	if _, err := h.v.Resolve(photos); err != nil {
 		t.Errorf("a cancelled cleanup deleted the archive: %v", err)
@@ -174,6 +177,35 @@ func TestBotLongOutput(t *testing.T) {
 	id := h.say(t, h.info.OwnerID, "!history 100")
 	if r := h.replyTo(t, id, "full text is attached", 5*time.Second); r == nil || len(r.Attachments) != 1 {
 		t.Errorf("!history: %+v", r)
+	}
+}
+
+// TestBotStatusQueue checks that status shows the writeback queue of a mount beside the
+// bot, and nothing about one when the bot runs alone.
+func TestBotStatusQueue(t *testing.T) {
+	t.Parallel()
+	started := time.Date(2026, 1, 17, 9, 30, 0, 0, time.Local)
+	h := newBotHarness(t, nil, func(c *BotConfig, _ emulator.Info) {
+		c.Queue = func() vault.WritebackStatus {
+			return vault.WritebackStatus{Files: 3, Bytes: 3 << 20, Uploading: 1, Failed: 1, Dirty: []string{"#170126-01"},
+				UploadedFiles: 12, UploadedBytes: 5 << 20, Commits: 4, Started: started,
+				Errors: []string{"old", "upload notes.txt:\n  store unreachable"}}
+		}
+	})
+	m := h.invoke(t, h.info.OwnerID, "status", nil)
+	for _, want := range []string{
+		"Writeback queue: 3 files (3.0 MiB), 1 uploading, 1 failed · 1 archives with changes to commit",
+		"Uploaded since 2026-01-17 09:30: 12 files (5.0 MiB), 4 commits",
+		"Last queue error: upload notes.txt: store unreachable",
+	} {
+		if !strings.Contains(m.Content, want) {
+			t.Errorf("status lacks %q:\n%s", want, m.Content)
+		}
+	}
+
+	alone := newBotHarness(t, nil, nil)
+	if m := alone.invoke(t, alone.info.OwnerID, "status", nil); strings.Contains(m.Content, "queue") {
+		t.Errorf("status without a mount: %q", m.Content)
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 	"github.com/discofs/discofs/discord/emulator"
 )
 
-// TestBotConfirmation clicks through the confirmations: a stranger's click, Confirm, the
-// timeout, and a prefix command's buttons.
+// TestBotConfirmation clicks through the confirmations with the emulator's buttons: a
+// stranger's click, Confirm, a button of an earlier run, the timeout, and a prefix
+// command's buttons.
 func TestBotConfirmation(t *testing.T) {
 	t.Parallel()
 	h := newBotHarness(t, nil, func(c *BotConfig, _ emulator.Info) { c.ConfirmTimeout = 1500 * time.Millisecond })
@@ -23,14 +24,18 @@ func TestBotConfirmation(t *testing.T) {
 	h.archive(t, "docs", 4000)
 
 	m := h.invoke(t, owner, "cleanup", map[string]any{"archive": "photos"})
-	tok := h.pendingToken(t)
-	r := h.click(t, h.info.MemberID, buttonPrefix+"confirm:"+tok)
-	if r.Type != discordgo.InteractionResponseChannelMessageWithSource || r.Data.Flags&discordgo.MessageFlagsEphemeral == 0 ||
-		!strings.Contains(r.Data.Content, "Only the person") {
-		t.Errorf("a stranger's click: %+v %+v", r, r.Data)
+	confirm := h.button(t, m, "Confirm")
+	h.button(t, m, "Cancel")
+	r := h.click(t, h.info.MemberID, m.ID, confirm)
+	if r.ID == m.ID || r.Flags&discordgo.MessageFlagsEphemeral == 0 || !strings.Contains(r.Content, "Only the person") {
+		t.Errorf("a stranger's click: %+v", r)
 	}
-	if r := h.click(t, owner, buttonPrefix+"confirm:"+tok); r.Type != discordgo.InteractionResponseDeferredMessageUpdate {
-		t.Errorf("the owner's click is answered with %d", r.Type)
+	if _, err := h.v.Resolve(photos); err != nil {
+		t.Errorf("a stranger's click deleted the archive: %v", err)
+	}
+	// The owner's click updates the prompt in place (a deferred update), no new message.
+	if r := h.click(t, owner, m.ID, confirm); r.ID != m.ID {
+		t.Errorf("the owner's click is answered with a new message: %+v", r)
 	}
 	done := h.waitContent(t, m.ID, "Deleted "+photos)
 	if !strings.Contains(done.Content, "freed") || len(done.Components) != 0 {
@@ -39,12 +44,20 @@ func TestBotConfirmation(t *testing.T) {
 	if _, err := h.v.Resolve(photos); err == nil {
 		t.Error("the archive is still there")
 	}
-	if r := h.click(t, owner, buttonPrefix+"confirm:"+tok); !strings.Contains(r.Data.Content, "no longer waiting") {
-		t.Errorf("a second click: %+v", r.Data)
+	// The buttons are gone, so only a message that kept one (a bot restarted while it
+	// waited) can still be clicked.
+	stale, err := h.sess.ChannelMessageSendComplex(h.info.ChannelID, &discordgo.MessageSend{Content: "old prompt",
+		Components: []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+			discordgo.Button{Label: "Confirm", Style: discordgo.DangerButton, CustomID: confirm}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.click(t, owner, stale.ID, confirm); !strings.Contains(r.Content, "no longer waiting") || r.Flags&discordgo.MessageFlagsEphemeral == 0 {
+		t.Errorf("a click on a stale button: %+v", r)
 	}
 
 	m = h.invoke(t, owner, "rebuild-index", nil)
-	h.click(t, owner, buttonPrefix+"confirm:"+h.pendingToken(t))
+	h.click(t, owner, m.ID, h.button(t, m, "Confirm"))
 	if got := h.waitContent(t, m.ID, "Index rebuilt"); !strings.Contains(got.Content, "1 archives, 3 files") {
 		t.Errorf("rebuild: %q", got.Content)
 	}
@@ -53,7 +66,10 @@ func TestBotConfirmation(t *testing.T) {
 	}
 
 	m = h.invoke(t, owner, "gc", nil)
-	h.waitContent(t, m.ID, "Not confirmed within 1.5s")
+	h.button(t, m, "Confirm")
+	if got := h.waitContent(t, m.ID, "Not confirmed within 1.5s"); len(got.Components) != 0 {
+		t.Errorf("the timed-out prompt keeps its buttons: %v", got.Components)
+	}
 	h.bot.mu.Lock()
 	if n := len(h.bot.pending); n != 0 {
 		t.Errorf("%d confirmations still waiting", n)
@@ -65,7 +81,9 @@ func TestBotConfirmation(t *testing.T) {
 	if prompt == nil {
 		t.Fatal("!gc asked nothing")
 	}
-	h.click(t, owner, buttonPrefix+"confirm:"+h.pendingToken(t))
+	if r := h.click(t, owner, prompt.ID, h.button(t, prompt, "Confirm")); r.ID != prompt.ID {
+		t.Errorf("the click on a prefix command's prompt: %+v", r)
+	}
 	h.waitContent(t, prompt.ID, "Garbage collection freed")
 	// The outcome is logged just after the reply is edited.
 	waitFile(t, h.logs.String, "command=gc via=prefix+button outcome=ok")

@@ -35,7 +35,7 @@ type reply interface {
 	update(a answer) error
 }
 
-// slashReply answers an interaction; ack is the bot's, so tests can stand in for Discord.
+// slashReply answers an interaction.
 type slashReply struct {
 	b  *Bot
 	i  *discordgo.Interaction

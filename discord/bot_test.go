@@ -31,8 +31,6 @@ type botHarness struct {
 	v     *vault.Vault
 	store *slowStore
 	logs  *syncBuffer
-	// clicks receives the bot's answers to the button clicks of click.
-	clicks chan *discordgo.InteractionResponse
 }
 
 // slowStore delays every Put so that operations last long enough to show progress.
@@ -104,15 +102,6 @@ func newBotHarness(t *testing.T, emu func(*emulator.Config), cfg func(*BotConfig
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.bot = NewBot(bs, h.v, bc, log)
-	h.clicks = make(chan *discordgo.InteractionResponse, 16)
-	real := h.bot.ack
-	h.bot.ack = func(i *discordgo.Interaction, r *discordgo.InteractionResponse) error {
-		if i.Type == discordgo.InteractionMessageComponent {
-			h.clicks <- r
-			return nil
-		}
-		return real(i, r)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.bot.Run(ctx) }()
@@ -235,35 +224,32 @@ func writeTree(t *testing.T, dir string, size int) {
 	}
 }
 
-// pendingToken is the token of the one confirmation waiting.
-func (h *botHarness) pendingToken(t *testing.T) string {
+// button is the custom ID of the button labelled label on m; the test fails when m has
+// no such button.
+func (h *botHarness) button(t *testing.T, m *discordgo.Message, label string) string {
 	t.Helper()
-	h.bot.mu.Lock()
-	defer h.bot.mu.Unlock()
-	if len(h.bot.pending) != 1 {
-		t.Fatalf("%d confirmations waiting, want 1", len(h.bot.pending))
+	for _, c := range m.Components {
+		if row, ok := c.(*discordgo.ActionsRow); ok {
+			for _, b := range row.Components {
+				if btn, ok := b.(*discordgo.Button); ok && btn.Label == label {
+					return btn.CustomID
+				}
+			}
+		}
 	}
-	for tok := range h.bot.pending {
-		return tok
-	}
+	t.Fatalf("message %s (%q) has no %s button: %+v", m.ID, m.Content, label, m.Components)
 	return ""
 }
 
-// click delivers a button click by user as a MESSAGE_COMPONENT interaction. The emulator
-// cannot send those, so the click goes straight to the bot's handler and its
-// acknowledgement is caught here; everything after it goes to the emulator as usual.
-func (h *botHarness) click(t *testing.T, user, customID string) *discordgo.InteractionResponse {
+// click makes user click the button customID of message id through the emulator, which
+// sends the bot a MESSAGE_COMPONENT interaction, and returns the bot's settled response:
+// a new message, or the clicked message when the bot answered with an update.
+func (h *botHarness) click(t *testing.T, user, id, customID string) *discordgo.Message {
 	t.Helper()
-	h.bot.onInteraction(h.bot.s, &discordgo.InteractionCreate{Interaction: &discordgo.Interaction{
-		ID: "1", Token: "click", Type: discordgo.InteractionMessageComponent, GuildID: h.info.GuildID,
-		ChannelID: h.info.ChannelID, Member: &discordgo.Member{User: &discordgo.User{ID: user}},
-		Data: discordgo.MessageComponentInteractionData{CustomID: customID, ComponentType: discordgo.ButtonComponent},
-	}})
-	select {
-	case r := <-h.clicks:
-		return r
-	case <-time.After(5 * time.Second):
-		t.Fatal("the click was not acknowledged")
-		return nil
+	var m discordgo.Message
+	in := map[string]any{"user_id": user, "message_id": id, "custom_id": customID, "settle_ms": 250}
+	if code := h.control(t, "/_emulator/components", in, &m); code != http.StatusOK {
+		t.Fatalf("click %s on %s: HTTP %d: %+v", customID, id, code, m)
 	}
+	return &m
 }

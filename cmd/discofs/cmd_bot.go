@@ -26,6 +26,8 @@ func init() {
 type botFlags struct {
 	api, channel, allow, downloadDir, tokenFile string
 	notify, noPrefix                            bool
+	// queue is the writeback queue of a mount in the same process, for the bot's status.
+	queue func() vault.WritebackStatus
 }
 
 // addBotFlags puts the bot's flags on a command's flag set.
@@ -112,7 +114,7 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 
 // config turns the flags into the bot's config; the channel defaults to the vault's own.
 func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
-	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify}
+	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify, Queue: bf.queue}
 	if cfg.ChannelID == "" {
 		cfg.ChannelID, _ = strings.CutPrefix(vc.Store, "discord:")
 		if !strings.HasPrefix(vc.Store, "discord:") {

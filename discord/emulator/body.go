@@ -17,6 +17,7 @@ type messageBody struct {
 	Content          *string          `json:"content"`
 	Embeds           *[]embed         `json:"embeds"`
 	Embed            *embed           `json:"embed"`
+	Components       *[]component     `json:"components"`
 	Nonce            json.RawMessage  `json:"nonce"`
 	EnforceNonce     bool             `json:"enforce_nonce"`
 	Flags            *int             `json:"flags"`
@@ -161,6 +162,11 @@ func (s *Server) checkContent(body *messageBody) error {
 	}
 	if body.Embed != nil && body.Embeds == nil {
 		body.Embeds = &[]embed{*body.Embed}
+	}
+	if body.Components != nil {
+		if err := validateComponents(*body.Components); err != nil {
+			return err
+		}
 	}
 	if body.Embeds != nil {
 		return validateEmbeds(*body.Embeds)

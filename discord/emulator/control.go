@@ -21,6 +21,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		{"POST", "/_emulator/corrupt"}:           s.ctlCorrupt,
 		{"POST", "/_emulator/messages"}:          s.ctlMessage,
 		{"POST", "/_emulator/interactions"}:      s.ctlInteraction,
+		{"POST", "/_emulator/components"}:        s.ctlComponent,
 		{"POST", "/_emulator/permissions"}:       s.ctlPermissions,
 		{"POST", "/_emulator/gateway/reconnect"}: s.ctlReconnect,
 		{"POST", "/_emulator/reset-ratelimits"}:  s.ctlResetLimits,
@@ -153,14 +154,6 @@ func (s *Server) ctlInteraction(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	timeout := time.Duration(body.TimeoutMS) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	settle := time.Duration(body.SettleMS) * time.Millisecond
-	if settle <= 0 {
-		settle = 300 * time.Millisecond
-	}
 	s.mu.Lock()
 	if body.UserID == "" {
 		body.UserID = s.st.MemberID
@@ -184,7 +177,22 @@ func (s *Server) ctlInteraction(w http.ResponseWriter, r *http.Request) error {
 	}
 	i := s._newInteraction(cmd, body.UserID, body.ChannelID, body.Options, time.Now())
 	s.mu.Unlock()
+	s.awaitResponse(w, r, i, body.TimeoutMS, body.SettleMS)
+	return nil
+}
 
+// awaitResponse answers a control request with i's newest response once no
+// change came for settleMS (default 300), or 504 when none came within
+// timeoutMS (default 10000).
+func (s *Server) awaitResponse(w http.ResponseWriter, r *http.Request, i *interaction, timeoutMS, settleMS int) {
+	timeout := time.Duration(timeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	settle := time.Duration(settleMS) * time.Millisecond
+	if settle <= 0 {
+		settle = 300 * time.Millisecond
+	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -203,17 +211,63 @@ func (s *Server) ctlInteraction(w http.ResponseWriter, r *http.Request) error {
 			if last == nil {
 				writeJSON(w, http.StatusGatewayTimeout, map[string]any{"code": 0,
 					"message": "the bot did not answer interaction " + i.id + " within " + timeout.String()})
-				return nil
+				return
 			}
 		case <-r.Context().Done():
-			return nil
+			return
 		}
 		s.mu.Lock()
 		out := s._renderMessage(last, true, time.Now())
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
-		return nil
+		return
 	}
+}
+
+// ctlComponent clicks a button as a user: a MESSAGE_COMPONENT interaction
+// on the message goes out on the gateway, and the answer is the bot's final
+// response as for ctlInteraction. After a 6 or 7 callback the response is
+// the clicked message, followed through every edit, whoever makes it.
+func (s *Server) ctlComponent(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		UserID    string `json:"user_id"`
+		ChannelID string `json:"channel_id"`
+		MessageID string `json:"message_id"`
+		CustomID  string `json:"custom_id"`
+		TimeoutMS int    `json:"timeout_ms"`
+		SettleMS  int    `json:"settle_ms"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if body.UserID == "" {
+		body.UserID = s.st.MemberID
+	}
+	m := s._anyMessage(body.MessageID)
+	var err error
+	switch {
+	case s.st.Users[body.UserID] == nil:
+		err = ctlBad("unknown user_id")
+	case m == nil || (body.ChannelID != "" && m.ChannelID != body.ChannelID):
+		err = errUnknownMessage()
+	case m.AuthorID != s.st.AppID && m.AppID != s.st.AppID:
+		err = ctlBad("the message is not the application's: clicks on it never reach the bot")
+	default:
+		if b := findButton(m.Components, body.CustomID); b == nil || b.Style == styleLink || b.Style == stylePremium {
+			err = ctlBad("the message has no button with custom_id " + strconv.Quote(body.CustomID))
+		} else if b.Disabled {
+			err = ctlBad("the button " + strconv.Quote(body.CustomID) + " is disabled")
+		}
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	i := s._newClick(m, body.CustomID, body.UserID, time.Now())
+	s.mu.Unlock()
+	s.awaitResponse(w, r, i, body.TimeoutMS, body.SettleMS)
+	return nil
 }
 
 // ctlPermissions sets the bot's permissions: {"permissions":"<bitfield>"}

@@ -8,8 +8,8 @@
 // Tests start a Server with New and Start, and drive it through discordgo
 // with NewSession (a Session whose HTTP transport sends discord.com and the
 // CDN hosts to the emulator). The /_emulator/ control API injects faults,
-// expires URLs, corrupts attachments, posts as users, invokes slash commands
-// and dumps the state; README.md documents it and the `discofs emulator`
+// expires URLs, corrupts attachments, posts as users, invokes slash commands,
+// clicks buttons and dumps the state; README.md documents it and the `discofs emulator`
 // command (Main).
 //
 // # Deviations from Discord
@@ -21,8 +21,11 @@
 //   - One guild, one bot. Permissions are guild-wide (no channel
 //     overwrites); the owner may do anything, the member has @everyone's.
 //   - Message objects omit rarely used optional fields (stickers, polls,
-//     components content, activity, call, role subscription data); user
-//     objects have no avatar, banner or decoration.
+//     activity, call, role subscription data); user objects have no avatar,
+//     banner or decoration.
+//   - Components are action rows of buttons only; any other component type
+//     is refused with 400/50035 rather than stored half-understood. Webhook
+//     messages keep buttons whoever owns the webhook.
 //   - Attachment objects have no width, height, ephemeral, duration or
 //     waveform; proxy_url equals url.
 //   - Characters are counted as Unicode code points. Content is capped at
@@ -41,8 +44,8 @@
 //   - The new-style pins list (/messages/pins) never pages (has_more false).
 //   - Refreshing a URL of an attachment that no longer exists returns it
 //     unchanged.
-//   - Interaction responses with type 6, 7, 8, 9 are acknowledged and
-//     otherwise ignored.
+//   - A slash command's responses of type 6 and 7, and any of type 8 and 9,
+//     are acknowledged and otherwise ignored (a click's 6 and 7 work).
 //
 // Faithful on purpose: archived threads are listed strictly before the
 // given archive_timestamp, and discordgo's ThreadsArchived sends `before`

@@ -24,13 +24,26 @@ const (
 	cbModal           = 9
 )
 
-// interaction is one slash-command invocation. Server.mu guards it.
+// Interaction types.
+const (
+	itCommand   = 2
+	itComponent = 3
+)
+
+// interaction is one slash-command invocation or one click on a button.
+// Server.mu guards it.
 type interaction struct {
-	id, token  string
-	userID     string
-	channelID  string
-	command    *command
-	options    []map[string]any
+	id, token string
+	kind      int // itCommand or itComponent
+	userID    string
+	channelID string
+	command   *command // itCommand
+	options   []map[string]any
+	// messageID and customID are the clicked message and button (itComponent).
+	messageID, customID string
+	// follows is set once a click is answered with 6 or 7: the clicked
+	// message is then its response, and every edit of it counts as one.
+	follows    bool
 	created    time.Time
 	acked      bool
 	originalID string
@@ -63,39 +76,55 @@ func (s *Server) _expireInteractions(now time.Time) {
 	}
 }
 
-// _newInteraction creates an invocation of cmd by userID in channelID and
-// dispatches INTERACTION_CREATE.
-func (s *Server) _newInteraction(cmd *command, userID, channelID string, opts map[string]json.RawMessage, now time.Time) *interaction {
+// _registerInteraction makes an interaction of kind by userID in channelID
+// and files it under its ID and token.
+func (s *Server) _registerInteraction(kind int, userID, channelID string, now time.Time) *interaction {
 	tok := make([]byte, 48)
 	_, _ = rand.Read(tok)
 	i := &interaction{
 		id: s.st.newSnowflake(now), token: "aW50ZXJhY3Rpb24" + base64.RawURLEncoding.EncodeToString(tok),
-		userID: userID, channelID: channelID, command: cmd, created: now,
+		kind: kind, userID: userID, channelID: channelID, created: now,
 		eph: map[string]*message{}, changed: make(chan struct{}),
 	}
+	s.interactions[i.id] = i
+	s.itokens[i.token] = i
+	return i
+}
+
+// _dispatchInteraction sends INTERACTION_CREATE for i with its data and,
+// for a click, the clicked message.
+func (s *Server) _dispatchInteraction(i *interaction, data map[string]any, m *message) {
+	payload := map[string]any{
+		"id": i.id, "application_id": s.st.AppID, "type": i.kind, "token": i.token, "version": 1,
+		"guild_id": s.st.GuildID, "channel_id": i.channelID, "locale": "en-US", "guild_locale": "en-US",
+		"member": s._renderMember(i.userID, true), "app_permissions": itoa64(s.st.BotPermissions),
+		"entitlements": []any{}, "authorizing_integration_owners": map[string]string{"0": s.st.GuildID},
+		"context": 0, "attachment_size_limit": s.cfg.AttachmentLimit, "data": data,
+	}
+	if c := s.st.Channels[i.channelID]; c != nil {
+		payload["channel"] = s._renderChannel(c)
+	}
+	if m != nil {
+		payload["message"] = s._renderMessage(m, true, time.Now())
+	}
+	s._emit("INTERACTION_CREATE", 0, func(bool) any { return payload })
+}
+
+// _newInteraction creates an invocation of cmd by userID in channelID and
+// dispatches INTERACTION_CREATE.
+func (s *Server) _newInteraction(cmd *command, userID, channelID string, opts map[string]json.RawMessage, now time.Time) *interaction {
+	i := s._registerInteraction(itCommand, userID, channelID, now)
+	i.command = cmd
 	for name, raw := range opts {
 		var v any
 		_ = json.Unmarshal(raw, &v)
 		i.options = append(i.options, map[string]any{"name": name, "type": optionType(cmd, name, v), "value": v})
 	}
-	s.interactions[i.id] = i
-	s.itokens[i.token] = i
-	c := s.st.Channels[channelID]
-	payload := map[string]any{
-		"id": i.id, "application_id": s.st.AppID, "type": 2, "token": i.token, "version": 1,
-		"guild_id": s.st.GuildID, "channel_id": channelID, "locale": "en-US", "guild_locale": "en-US",
-		"member": s._renderMember(userID, true), "app_permissions": itoa64(s.st.BotPermissions),
-		"entitlements": []any{}, "authorizing_integration_owners": map[string]string{"0": s.st.GuildID},
-		"context": 0, "attachment_size_limit": s.cfg.AttachmentLimit,
-		"data": map[string]any{"id": cmd.ID, "name": cmd.Name, "type": cmd.Type, "options": i.options},
-	}
-	if c != nil {
-		payload["channel"] = s._renderChannel(c)
-	}
+	data := map[string]any{"id": cmd.ID, "name": cmd.Name, "type": cmd.Type, "options": i.options}
 	if i.options == nil {
-		payload["data"].(map[string]any)["options"] = []any{}
+		data["options"] = []any{}
 	}
-	s._emit("INTERACTION_CREATE", 0, func(bool) any { return payload })
+	s._dispatchInteraction(i, data, nil)
 	return i
 }
 
@@ -176,11 +205,13 @@ func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request) err
 
 	eph := body.Flags != nil && *body.Flags&flagEphemeral != 0
 	var m *message
-	switch cb.Type {
-	case cbMessage:
+	switch {
+	case cb.Type == cbMessage:
 		m, err = s.respond(i, body, files, eph, false)
-	case cbDeferredMessage:
+	case cb.Type == cbDeferredMessage:
 		m, err = s.respond(i, messageBody{}, nil, eph, true)
+	case i.kind == itComponent && (cb.Type == cbDeferredUpdate || cb.Type == cbUpdateMessage):
+		return s.updateClicked(w, i, cb.Type, body, files)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,6 +227,28 @@ func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// _editEphemeral edits a response only its user sees; it was never in a
+// channel, so no event goes out.
+func (s *Server) _editEphemeral(m *message, body messageBody) error {
+	if err := s.checkContent(&body); err != nil {
+		return err
+	}
+	if body.Content != nil {
+		m.Content = *body.Content
+	}
+	if body.Embeds != nil {
+		m.Embeds = *body.Embeds
+	}
+	if body.Components != nil {
+		m.Components = numberComponents(*body.Components)
+	}
+	m.Flags &^= flagLoading
+	t := time.Now()
+	m.Edited = &t
+	s._messageChanged(m)
+	return nil
+}
+
 func isMultipart(r *http.Request) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return mt == "multipart/form-data"
@@ -206,7 +259,14 @@ func isMultipart(r *http.Request) bool {
 func (s *Server) respond(i *interaction, body messageBody, files []upload, eph, loading bool) (*message, error) {
 	s.mu.Lock()
 	appID := s.st.AppID
-	meta := &msgInteract{ID: i.id, Type: 2, UserID: i.userID, Name: i.command.Name}
+	meta := &msgInteract{ID: i.id, Type: i.kind, UserID: i.userID}
+	msgType, ref := msgSlashCommand, ""
+	if i.kind == itComponent {
+		// A click's response replies to the clicked message, as on Discord.
+		meta.MessageID, msgType, ref = i.messageID, msgReply, i.messageID
+	} else {
+		meta.Name = i.command.Name
+	}
 	s.mu.Unlock()
 	if loading {
 		// Validation rejects empty messages; the placeholder is cleared below.
@@ -214,7 +274,7 @@ func (s *Server) respond(i *interaction, body messageBody, files []upload, eph, 
 		body.Content = &placeholder
 	}
 	m, _, err := s.post(postSpec{channelID: i.channelID, authorID: appID, webhookID: appID, appID: appID,
-		msgType: msgSlashCommand, body: body, files: files, interaction: meta, ephemeral: eph})
+		msgType: msgType, body: body, files: files, interaction: meta, ephemeral: eph, refID: ref})
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +300,12 @@ func (s *Server) _responseMessage(i *interaction, mid string) (*message, error) 
 	}
 	if m := i.eph[mid]; m != nil {
 		return m, nil
+	}
+	if i.follows && mid == i.messageID {
+		if m := s._anyMessage(mid); m != nil {
+			return m, nil
+		}
+		return nil, errUnknownMessage()
 	}
 	m := s.st.Messages[mid]
 	if m == nil || m.Interaction == nil || m.Interaction.ID != i.id {
@@ -300,17 +366,11 @@ func (s *Server) updateResponse(w http.ResponseWriter, i *interaction, m *messag
 	s.mu.Lock()
 	if m.Flags&flagEphemeral != 0 {
 		defer s.mu.Unlock()
-		if body.Content != nil {
-			m.Content = *body.Content
+		if err := s._editEphemeral(m, body); err != nil {
+			return err
 		}
-		if body.Embeds != nil {
-			m.Embeds = *body.Embeds
-		}
-		m.Flags &^= flagLoading
-		t := time.Now()
-		m.Edited = &t
 		i._touch(m)
-		writeJSON(w, http.StatusOK, s._renderMessage(m, true, t))
+		writeJSON(w, http.StatusOK, s._renderMessage(m, true, time.Now()))
 		return nil
 	}
 	cid, mid, appID := m.ChannelID, m.ID, s.st.AppID

@@ -16,8 +16,9 @@ type postSpec struct {
 	body        messageBody
 	files       []upload
 	interaction *msgInteract
-	nonceKey    bool // enforce_nonce: a repeat returns the first message
-	ephemeral   bool // stored, never listed in the channel
+	refID       string // replies to this message (a clicked one), unchecked
+	nonceKey    bool   // enforce_nonce: a repeat returns the first message
+	ephemeral   bool   // stored, never listed in the channel
 }
 
 // post validates, stores the attachments outside the lock and creates the
@@ -39,7 +40,11 @@ func (s *Server) post(p postSpec) (*message, bool, error) {
 	if p.body.Embeds != nil {
 		embeds = *p.body.Embeds
 	}
-	if content == "" && len(embeds) == 0 && len(p.files) == 0 {
+	var comps []component
+	if p.body.Components != nil {
+		comps = numberComponents(*p.body.Components)
+	}
+	if content == "" && len(embeds) == 0 && len(comps) == 0 && len(p.files) == 0 {
 		return nil, false, &apiError{Status: 400, Code: CodeEmptyMessage, Message: "Cannot send an empty message"}
 	}
 	key := p.channelID + "|" + p.authorID + "|" + nonce
@@ -90,7 +95,7 @@ func (s *Server) post(p postSpec) (*message, bool, error) {
 	}
 	m := &message{
 		ID: s.st.newSnowflake(now), ChannelID: c.ID, AuthorID: p.authorID, WebhookID: p.webhookID,
-		AppID: p.appID, Type: p.msgType, Content: content, Embeds: embeds, Attachments: atts,
+		AppID: p.appID, Type: p.msgType, Content: content, Embeds: embeds, Attachments: atts, Components: comps,
 		Timestamp: now, Nonce: nonce, Interaction: p.interaction,
 	}
 	if p.body.Flags != nil {
@@ -105,6 +110,9 @@ func (s *Server) post(p postSpec) (*message, bool, error) {
 		if m.Type == msgDefault {
 			m.Type = msgReply
 		}
+	}
+	if p.refID != "" {
+		m.RefID = p.refID
 	}
 	if p.ephemeral {
 		m.Flags |= flagEphemeral

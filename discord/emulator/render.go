@@ -56,7 +56,7 @@ type messageJSON struct {
 	Timestamp           string           `json:"timestamp"`
 	EditedTimestamp     *string          `json:"edited_timestamp"`
 	Flags               int              `json:"flags"`
-	Components          []any            `json:"components"`
+	Components          []component      `json:"components"`
 	Reactions           []reactionJSON   `json:"reactions,omitempty"`
 	Nonce               string           `json:"nonce,omitempty"`
 	WebhookID           string           `json:"webhook_id,omitempty"`
@@ -82,6 +82,7 @@ type interactMeta struct {
 	User                         userJSON          `json:"user"`
 	Name                         string            `json:"name,omitempty"`
 	AuthorizingIntegrationOwners map[string]string `json:"authorizing_integration_owners"`
+	InteractedMessageID          string            `json:"interacted_message_id,omitempty"`
 }
 
 type memberJSON struct {
@@ -203,7 +204,7 @@ func (s *Server) _renderMessage(m *message, hasIntent bool, now time.Time) messa
 		Pinned:        m.Pinned,
 		Timestamp:     timestamp(m.Timestamp),
 		Flags:         m.Flags,
-		Components:    []any{},
+		Components:    m.Components,
 		Nonce:         m.Nonce,
 		WebhookID:     m.WebhookID,
 		ApplicationID: m.AppID,
@@ -211,6 +212,9 @@ func (s *Server) _renderMessage(m *message, hasIntent bool, now time.Time) messa
 	}
 	if out.Embeds == nil {
 		out.Embeds = []embed{}
+	}
+	if out.Components == nil {
+		out.Components = []component{}
 	}
 	if m.Edited != nil {
 		out.EditedTimestamp = strPtr(timestamp(*m.Edited))
@@ -246,12 +250,14 @@ func (s *Server) _renderMessage(m *message, hasIntent bool, now time.Time) messa
 		out.InteractionMetadata = &interactMeta{
 			ID: m.Interaction.ID, Type: m.Interaction.Type, User: s._renderUser(m.Interaction.UserID),
 			Name: m.Interaction.Name, AuthorizingIntegrationOwners: map[string]string{"0": s.st.GuildID},
+			InteractedMessageID: m.Interaction.MessageID,
 		}
 	}
 	if s._contentHidden(m, hasIntent) {
 		out.Content = ""
 		out.Embeds = []embed{}
 		out.Attachments = []attachmentJSON{}
+		out.Components = []component{}
 	}
 	return out
 }

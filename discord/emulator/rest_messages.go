@@ -197,12 +197,15 @@ func (s *Server) edit(cid, mid, author string, body messageBody, files []upload)
 		s.dropBlobs(atts)
 		return nil, err
 	}
-	content, embeds := m.Content, m.Embeds
+	content, embeds, comps := m.Content, m.Embeds, m.Components
 	if body.Content != nil {
 		content = *body.Content
 	}
 	if body.Embeds != nil {
 		embeds = *body.Embeds
+	}
+	if body.Components != nil {
+		comps = numberComponents(*body.Components)
 	}
 	kept, dropped := m.Attachments, []attachment(nil)
 	if body.Attachments != nil {
@@ -219,11 +222,11 @@ func (s *Server) edit(cid, mid, author string, body messageBody, files []upload)
 			}
 		}
 	}
-	if content == "" && len(embeds) == 0 && len(kept)+len(atts) == 0 {
+	if content == "" && len(embeds) == 0 && len(comps) == 0 && len(kept)+len(atts) == 0 {
 		s.dropBlobs(atts)
 		return nil, &apiError{Status: 400, Code: CodeEmptyMessage, Message: "Cannot send an empty message"}
 	}
-	m.Content, m.Embeds = content, embeds
+	m.Content, m.Embeds, m.Components = content, embeds, comps
 	if body.Flags != nil {
 		m.Flags = m.Flags&^(1<<2) | *body.Flags&(1<<2)
 	}
@@ -234,6 +237,7 @@ func (s *Server) edit(cid, mid, author string, body messageBody, files []upload)
 	t := now
 	m.Edited = &t
 	s._emitMessage("MESSAGE_UPDATE", m)
+	s._messageChanged(m)
 	s.markDirty()
 	return m, nil
 }

@@ -103,6 +103,7 @@ type message struct {
 	Content     string       `json:"content"`
 	Embeds      []embed      `json:"embeds,omitempty"`
 	Attachments []attachment `json:"attachments,omitempty"`
+	Components  []component  `json:"components,omitempty"`
 	Pinned      bool         `json:"pinned,omitempty"`
 	Timestamp   time.Time    `json:"timestamp"`
 	Edited      *time.Time   `json:"edited_timestamp,omitempty"`
@@ -119,6 +120,8 @@ type msgInteract struct {
 	Type   int    `json:"type"`
 	UserID string `json:"user_id"`
 	Name   string `json:"name,omitempty"`
+	// MessageID is the message whose component was used (type 3).
+	MessageID string `json:"interacted_message_id,omitempty"`
 }
 
 type attachment struct {
