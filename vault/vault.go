@@ -35,6 +35,9 @@ type Options struct {
 	Workers int
 	// CardNames puts file names on archive cards.
 	CardNames bool
+	// Legacy fetches the chunks of v3.1 archives kept outside a folder (in Discord); nil
+	// reads only v3.1 archives imported from a folder.
+	Legacy LegacyFetcher
 }
 
 // Vault is an unlocked vault.
@@ -51,6 +54,7 @@ type Vault struct {
 	ids     *chunkstore.IDHasher
 	log     *slog.Logger
 	reads   *readCache
+	legacy  legacyKeys // PBKDF2 keys of v3.1 chunks, by salt
 	// life ends when the vault closes; shared fetches run on it, not on a caller's context.
 	life context.Context
 	stop context.CancelFunc

@@ -41,6 +41,12 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		if a.Status == index.StatusDeleted {
 			continue
 		}
+		if a.Legacy { // v3.1 chunks are not in packs; see legacy_verify.go
+			if err := v.verifyLegacy(ctx, a, full, rep); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		for _, p := range a.Manifest {
 			if obj, err := v.store.Stat(ctx, p.Ref); err != nil || obj.Size != p.Size {
 				rep.Damaged = append(rep.Damaged, Damaged{Archive: a.ID, Path: "/", Err: fmt.Errorf("manifest %s: %v", p.Ref, sizeErr(err, obj.Size, p.Size))})

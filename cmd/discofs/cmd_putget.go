@@ -11,7 +11,7 @@ import (
 func init() {
 	register("put", command{
 		summary: "archive files and folders; prints the new archive's ID last",
-		usage:   "[--name NAME | --archive ID] [--card-names] [--json] PATH...",
+		usage:   "[--name NAME | --archive ID] [--card-names] [--json] PATH... | --sliced OUTDIR",
 		run:     runPut,
 	})
 	register("get", command{
@@ -30,9 +30,17 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&archive, "archive", "", "add to this archive (ID or name) instead of making a new one")
 	fs.BoolVar(&cardNames, "card-names", false, "show file names on the archive card (they are otherwise only in the encrypted manifest)")
 	fs.BoolVar(&asJSON, "json", false, "print the archive as JSON")
+	var sliced string
+	fs.StringVar(&sliced, "sliced", "", "add the archives of this sliced folder (see 'discofs slice')")
 	args, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if sliced != "" {
+		if len(args) > 0 || name != "" || archive != "" {
+			return usagef("--sliced takes no paths, --name or --archive")
+		}
+		return runPutSliced(ctx, e, &c, sliced) // cmd_slice.go
 	}
 	if err := needArgs(args, 1, -1); err != nil {
 		return err

@@ -1,0 +1,306 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+)
+
+// LegacyImport is one v3.1 archive found in a folder or a channel, ready to be indexed.
+type LegacyImport struct {
+	// ID is the v3.1 archive ID without '#' ("170126-01"); empty for a sliced folder that was
+	// never uploaded, which gets the vault's next lot on the day of Created.
+	ID      string
+	Lot     int
+	Name    string // empty: the manifest's source_folder
+	Created time.Time
+	Status  index.Status // empty: success
+	Source  index.LegacySource
+	Card    string // the card's message ID, for a channel import
+
+	ManifestName string
+	Manifest     []byte
+	// Parts are the stored chunks the source holds, by v3.1 chunk name; Size is what the
+	// source says (the file or attachment size).
+	Parts map[string]index.LegacyPart
+	// Fetcher reads Parts during the import; nil reads folders only.
+	Fetcher LegacyFetcher
+}
+
+// Label names the import in messages: its archive ID, else its manifest.
+func (imp *LegacyImport) Label() string {
+	if imp.ID != "" {
+		return "v3.1 archive " + FormatID(imp.ID)
+	}
+	return "v3.1 archive " + imp.ManifestName
+}
+
+// ErrLegacyImported is returned by ImportLegacy for an archive already in the index.
+var ErrLegacyImported = errors.New("already imported")
+
+// ImportLegacy indexes a v3.1 archive read-only, its chunks left where they are. It checks
+// that every chunk the manifest lists is in the source with the size the manifest gives,
+// decrypts one chunk to check the passphrase and learn the chunk size, and writes the tree.
+// Every error names the archive. Importing the same manifest again returns the archive
+// with an error wrapping ErrLegacyImported.
+func (v *Vault) ImportLegacy(ctx context.Context, imp *LegacyImport, passphrase string) (index.Archive, error) {
+	a, err := v.importLegacy(ctx, imp, passphrase)
+	if err != nil && !errors.Is(err, ErrLegacyImported) {
+		return a, fmt.Errorf("%s: %w", imp.Label(), err)
+	}
+	return a, err
+}
+
+func (v *Vault) importLegacy(ctx context.Context, imp *LegacyImport, pass string) (index.Archive, error) {
+	m, err := parseLegacyManifest(imp.Manifest)
+	if err != nil {
+		return index.Archive{}, fmt.Errorf("%s: %w", imp.ManifestName, err)
+	}
+	sum := sha256.Sum256(imp.Manifest)
+	if a, err := v.findLegacy(sum); err != nil || a.ID != "" {
+		if err == nil {
+			err = fmt.Errorf("%s is %w as %s", imp.Label(), ErrLegacyImported, FormatID(a.ID))
+		}
+		return a, err
+	}
+	if m.encrypted() && pass == "" {
+		return index.Archive{}, errors.New("no v3.1 passphrase: set USER_KEY or use --legacy-passphrase-file")
+	}
+	files := make([]legacyManifestFile, 0, len(m.Files))
+	for _, f := range m.Files {
+		files = append(files, f)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	if err := checkLegacyParts(files, imp.Parts); err != nil {
+		return index.Archive{}, err
+	}
+	la := index.LegacyArchive{Source: imp.Source, Passphrase: pass, ManifestName: imp.ManifestName,
+		ManifestSum: sum, Encrypted: m.encrypted(), Gzip: m.gzip(), WholeFile: m.wholeFile(), Card: imp.Card}
+	if la.ChunkSize, err = v.probeLegacy(ctx, imp, &la, files); err != nil {
+		return index.Archive{}, err
+	}
+
+	a := index.Archive{ID: imp.ID, Lot: imp.Lot, Name: imp.Name, Created: imp.Created, Status: imp.Status, Legacy: true}
+	if a.Name == "" {
+		a.Name = m.SourceFolder
+	}
+	if a.Status == "" {
+		a.Status = index.StatusSuccess
+	}
+	if a.ID == "" {
+		if a.Lot, err = v.nextLot(); err != nil {
+			return a, err
+		}
+		a.ID = NewArchiveID(a.Created, a.Lot)
+	} else if old, err := v.idx.GetArchive(a.ID); err == nil {
+		return a, fmt.Errorf("the vault already has an archive %s (%s)", FormatID(a.ID), old.Name)
+	} else if !errors.Is(err, index.ErrNotFound) {
+		return a, err
+	}
+	if a.Name == "" {
+		a.Name = a.ID
+	}
+	la.ID = a.ID
+	nodes, ids, recs, err := legacyTree(&a, &la, files, imp.Parts)
+	if err != nil {
+		return a, err
+	}
+	first, err := v.idx.NextInodes(uint64(len(nodes)))
+	if err != nil {
+		return a, err
+	}
+	if err := v.idx.PutLegacy(la, ids, recs); err != nil {
+		return a, err
+	}
+	b := v.idx.NewBatch(a.ID)
+	defer b.Cancel()
+	for i := range nodes {
+		nodes[i].Ino = first + uint64(i)
+		if err := b.SetNode(&nodes[i]); err != nil {
+			return a, err
+		}
+	}
+	if err := b.Flush(); err != nil {
+		return a, err
+	}
+	return a, v.idx.PutArchive(a)
+}
+
+// findLegacy returns the archive imported from the manifest with this digest, if any.
+func (v *Vault) findLegacy(sum [32]byte) (index.Archive, error) {
+	var id string
+	err := v.idx.LegacyArchives(func(la index.LegacyArchive) error {
+		if la.ManifestSum == sum {
+			id = la.ID
+		}
+		return nil
+	})
+	if err != nil || id == "" {
+		return index.Archive{}, err
+	}
+	a, err := v.idx.GetArchive(id)
+	if errors.Is(err, index.ErrNotFound) {
+		return index.Archive{}, nil // a crash came before the archive record: import again
+	}
+	return a, err
+}
+
+// nextLot takes a lot number above every archive's, as newArchive does.
+func (v *Vault) nextLot() (int, error) {
+	floor := 0
+	list, err := v.Archives()
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range list {
+		floor = max(floor, a.Lot)
+	}
+	return v.idx.NextLot(floor)
+}
+
+// checkLegacyParts says which chunks the manifest lists that the source lacks or holds
+// with another size, all in one error.
+func checkLegacyParts(files []legacyManifestFile, parts map[string]index.LegacyPart) error {
+	var problems []string
+	for _, f := range files {
+		for _, c := range f.Chunks {
+			p, ok := parts[c.Name]
+			switch {
+			case !ok:
+				problems = append(problems, fmt.Sprintf("chunk %s of %s is missing", c.Name, f.Name))
+			case c.Size > 0 && p.Size > 0 && c.Size != p.Size:
+				problems = append(problems, fmt.Sprintf("chunk %s of %s has %d bytes, the manifest says %d", c.Name, f.Name, p.Size, c.Size))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if len(problems) > 5 {
+		problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
+	}
+	return fmt.Errorf("%w: %s", ErrLegacyFormat, strings.Join(problems, "; "))
+}
+
+// probeLegacy decrypts one chunk, which checks the passphrase, and returns the chunk size:
+// the plaintext length of the first chunk of a file that has more than one (0 when none
+// has). A file sealed whole is opened entirely, the smallest one.
+func (v *Vault) probeLegacy(ctx context.Context, imp *LegacyImport, la *index.LegacyArchive, files []legacyManifestFile) (int64, error) {
+	partsOf := func(cs []legacyChunkEntry) []index.LegacyPart {
+		out := make([]index.LegacyPart, len(cs))
+		for i, c := range cs {
+			out[i] = imp.Parts[c.Name]
+		}
+		return out
+	}
+	if la.WholeFile {
+		var probe *legacyManifestFile
+		for i := range files {
+			if len(files[i].Chunks) > 0 && (probe == nil || files[i].Size < probe.Size) {
+				probe = &files[i]
+			}
+		}
+		if probe == nil {
+			return 0, nil
+		}
+		_, err := v.openLegacyParts(ctx, imp.Fetcher, la, partsOf(probe.Chunks), probe.Size)
+		return 0, err
+	}
+	var probe *legacyManifestFile
+	for i := range files {
+		if len(files[i].Chunks) > 1 || probe == nil && len(files[i].Chunks) == 1 {
+			probe = &files[i]
+			if len(files[i].Chunks) > 1 {
+				break
+			}
+		}
+	}
+	if probe == nil {
+		return 0, nil
+	}
+	want := int64(-1)
+	if len(probe.Chunks) == 1 {
+		want = probe.Size
+	}
+	plain, err := v.openLegacyParts(ctx, imp.Fetcher, la, partsOf(probe.Chunks[:1]), want)
+	if err != nil || len(probe.Chunks) == 1 {
+		return 0, err
+	}
+	if len(plain) == 0 || len(plain) > math.MaxUint32 {
+		return 0, fmt.Errorf("%w: %s: first chunk holds %d bytes", ErrLegacyFormat, probe.Name, len(plain))
+	}
+	return int64(len(plain)), nil
+}
+
+// legacyTree builds the archive's nodes and chunk records and fills a's totals.
+func legacyTree(a *index.Archive, la *index.LegacyArchive, files []legacyManifestFile, parts map[string]index.LegacyPart) ([]index.Node, []chunkstore.ID, []index.LegacyChunk, error) {
+	mtime := a.Created.UnixNano()
+	nodes := []index.Node{{Path: "/", Type: index.TypeDir, Mode: 0o755, Mtime: mtime}}
+	seen := map[string]bool{"/": true}
+	var ids []chunkstore.ID
+	var recs []index.LegacyChunk
+	for _, f := range files {
+		p := cleanPath(f.Name)
+		if p == "/" || seen[p] {
+			return nil, nil, nil, fmt.Errorf("%w: file name %q is empty or repeated", ErrLegacyFormat, f.Name)
+		}
+		// v3.1 names may hold folders; each gets a directory node once.
+		for d := path.Dir(p); d != "/" && !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			nodes = append(nodes, index.Node{Path: d, Type: index.TypeDir, Mode: 0o755, Mtime: mtime})
+		}
+		seen[p] = true
+		n := index.Node{Path: p, Type: index.TypeFile, Mode: 0o644, Size: f.Size, Mtime: mtime}
+		fileParts := make([]index.LegacyPart, len(f.Chunks))
+		for i, c := range f.Chunks {
+			fileParts[i] = parts[c.Name]
+			fileParts[i].Name = c.Name
+			if fileParts[i].Size == 0 {
+				fileParts[i].Size = c.Size
+			}
+			a.Stored += fileParts[i].Size
+		}
+		switch {
+		case f.Size == 0:
+			// Nothing to read: v3.1 still stored one chunk of b"", which reads need not fetch.
+		case len(f.Chunks) == 0:
+			return nil, nil, nil, fmt.Errorf("%w: %s has %d bytes and no chunks", ErrLegacyFormat, f.Name, f.Size)
+		case la.WholeFile:
+			if f.Size > math.MaxUint32 {
+				return nil, nil, nil, fmt.Errorf("%s: files sealed whole are read up to 4 GiB", f.Name)
+			}
+			id := legacyChunkID(a.ID, f.Chunks[0].Name)
+			ids = append(ids, id)
+			recs = append(recs, index.LegacyChunk{Archive: a.ID, Parts: fileParts})
+			n.Chunks = []index.ChunkRef{{ID: id, Len: uint32(f.Size)}}
+		default:
+			cs := la.ChunkSize
+			if len(f.Chunks) == 1 {
+				cs = f.Size
+			}
+			if cs <= 0 || int64(len(f.Chunks)-1)*cs >= f.Size || int64(len(f.Chunks))*cs < f.Size {
+				return nil, nil, nil, fmt.Errorf("%w: %s: %d bytes do not fit %d chunks of %d bytes", ErrLegacyFormat, f.Name, f.Size, len(f.Chunks), la.ChunkSize)
+			}
+			for i, c := range f.Chunks {
+				id := legacyChunkID(a.ID, c.Name)
+				ids = append(ids, id)
+				recs = append(recs, index.LegacyChunk{Archive: a.ID, Parts: fileParts[i : i+1]})
+				n.Chunks = append(n.Chunks, index.ChunkRef{ID: id, Len: uint32(min(cs, f.Size-int64(i)*cs))})
+			}
+		}
+		a.Files++
+		a.Size += f.Size
+		a.Chunks += int64(len(f.Chunks))
+		nodes = append(nodes, n)
+	}
+	return nodes, ids, recs, nil
+}
