@@ -89,6 +89,7 @@ func Init(ctx context.Context, paths Paths, storeSpec string, storeOpts map[stri
 		return nil, false, errors.New("the passphrase is empty")
 	}
 	cfg := &Config{Version: ConfigVersion, Store: storeSpec, StoreOptions: storeOpts}
+	opts.Catalog = withCatalogRetry(opts.Catalog)
 	joined := false
 	var hdr *Header
 	var err error
@@ -137,7 +138,7 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
-		catalog: opts.Catalog, log: opts.Logger, reads: newReadCache(readCacheBytes)}
+		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(readCacheBytes)}
 	v.life, v.stop = context.WithCancel(context.Background())
 	if v.data, err = chunkstore.NewCodec(keys.Data); err != nil {
 		return nil, err
