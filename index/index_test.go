@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -193,4 +194,20 @@ func FuzzDecodeManifest(f *testing.F) {
 			t.Fatalf("a decoded manifest does not survive a round trip: %v", err)
 		}
 	})
+}
+
+// TestManifestFixtureV1 decodes a manifest encoded by the first version of the format: a
+// change that stops old manifests from opening fails here.
+func TestManifestFixtureV1(t *testing.T) {
+	b, err := os.ReadFile("testdata/manifest-v1/sample.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, sampleManifest()) {
+		t.Fatalf("the frozen manifest decodes to\n%+v\nwant\n%+v", m, sampleManifest())
+	}
 }
