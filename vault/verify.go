@@ -64,6 +64,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 	}
 	bad := map[chunkstore.ID]error{}
 	byPack := map[chunkstore.Ref][]chunkstore.ID{}
+	frameLen := map[chunkstore.ID]int64{}
 	for id := range users {
 		loc, err := v.idx.GetChunk(id)
 		if err != nil {
@@ -71,6 +72,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 			continue
 		}
 		byPack[loc.Pack] = append(byPack[loc.Pack], id)
+		frameLen[id] = loc.Length
 	}
 	var mu sync.Mutex
 	var ids []chunkstore.ID
@@ -105,6 +107,11 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		ids = append(ids, chunks...)
 	}
 	if full {
+		if prog != nil {
+			for _, id := range ids {
+				prog.Total.Add(frameLen[id])
+			}
+		}
 		// ids are grouped by pack, so a store reads one pack's frames close together.
 		work := make(chan chunkstore.ID)
 		var wg sync.WaitGroup
@@ -123,6 +130,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 					mu.Unlock()
 					if prog != nil {
 						prog.Files.Add(1)
+						prog.Bytes.Add(frameLen[id])
 					}
 				}
 			}()

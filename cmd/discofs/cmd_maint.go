@@ -84,7 +84,10 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer v.Close()
-	rep, err := v.Verify(ctx, ref, full, nil)
+	var prog vault.Progress
+	stop := showProgress(e.stderr, "verifying", &prog)
+	rep, err := v.Verify(ctx, ref, full, &prog)
+	stop()
 	if err != nil {
 		return err
 	}
