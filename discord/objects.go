@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -35,17 +34,10 @@ func parseFileName(fn string) (chunkstore.Type, string, bool) {
 	return 0, "", false
 }
 
-// nonce makes a message's nonce from its object: the same object gets the same nonce on
-// every retry, so Discord returns the first message instead of posting a second.
-// Discord takes at most 25 characters.
-func nonce(h chunkstore.Handle) string {
-	n := h.Type.String()[:1] + h.Name
-	return n[:min(len(n), 25)]
-}
-
-// Put uploads the object as one attachment of a new message in a thread of the object's
-// archive (Handle.Group), using one of the archive's lanes.
-func (s *Store) Put(ctx context.Context, h chunkstore.Handle, src chunkstore.Source) (_ chunkstore.Object, err error) {
+// Put uploads the object as an attachment of a message in a thread of the object's archive
+// (Handle.Group), using one of the archive's lanes. Puts of one archive that wait at the same
+// time share a message, up to Discord's attachment and request limits.
+func (s *Store) Put(ctx context.Context, h chunkstore.Handle, src chunkstore.Source) (chunkstore.Object, error) {
 	if err := ctx.Err(); err != nil {
 		return chunkstore.Object{}, err
 	}
@@ -64,34 +56,7 @@ func (s *Store) Put(ctx context.Context, h chunkstore.Handle, src chunkstore.Sou
 	if err != nil {
 		return chunkstore.Object{}, err
 	}
-	thread, release, err := ls.acquire(ctx, s, h.Name)
-	if err != nil {
-		return chunkstore.Object{}, err
-	}
-	defer func() { release(!chunkstore.IsRetryable(err)) }()
-	what := fmt.Sprintf("upload %s %s to thread %s", h.Type, h.Name, thread)
-	msg, err := s.send(ctx, what, thread, &messageSend{Nonce: nonce(h)},
-		[]*discordgo.File{{Name: fileName(h.Type, h.Name), ContentType: "application/octet-stream", Reader: bytes.NewReader(data)}})
-	if chunkstore.IsNotFound(err) {
-		// The thread is gone (deleted by hand): forget it, so the retry makes another.
-		ls.forget(thread)
-		return chunkstore.Object{}, chunkstore.Classify(chunkstore.Retryable, err)
-	}
-	if err != nil {
-		return chunkstore.Object{}, err
-	}
-	if len(msg.Attachments) != 1 {
-		return chunkstore.Object{}, fmt.Errorf("discord: %s: the message has %d attachments", what, len(msg.Attachments))
-	}
-	a := msg.Attachments[0]
-	if int64(a.Size) != int64(len(data)) {
-		return chunkstore.Object{}, chunkstore.Classify(chunkstore.Retryable, fmt.Errorf(
-			"discord: %s: stored %d bytes of %d", what, a.Size, len(data)))
-	}
-	s.urls.put(a.ID, a.URL, int64(a.Size))
-	obj := chunkstore.Object{Ref: chunkstore.Ref(ref{msg.ChannelID, msg.ID, a.ID}.String()), Type: h.Type, Name: h.Name, Size: int64(a.Size)}
-	s.progress(h.Group, obj.Size)
-	return obj, nil
+	return s.upload(ctx, ls, h, data)
 }
 
 // attachmentOf finds the object's attachment in its message.
@@ -129,9 +94,10 @@ func (s *Store) Stat(ctx context.Context, cr chunkstore.Ref) (chunkstore.Object,
 	return chunkstore.Object{Ref: cr, Type: t, Name: name, Size: int64(a.Size)}, nil
 }
 
-// Delete deletes the object's message. A Delete that finds the message gone after an
-// earlier attempt of this store got no answer counts as done: that attempt is what
-// deleted it.
+// Delete removes the object's attachment: its message goes when the attachment is the
+// message's only one, else the message is edited to keep the others. A Delete that finds the
+// attachment gone after an earlier attempt of this store got no answer counts as done: that
+// attempt is what removed it. A thread that has been archived is reopened first.
 func (s *Store) Delete(ctx context.Context, cr chunkstore.Ref) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -141,22 +107,64 @@ func (s *Store) Delete(ctx context.Context, cr chunkstore.Ref) error {
 		return err
 	}
 	s.urls.drop(r.attachment)
+	// Deletes of one store go one at a time: two edits of one message, each keeping the
+	// other's attachment, would otherwise undo each other.
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
 	s.mu.Lock()
-	tried := s.deleting[r.message]
+	tried := s.deleting[r.attachment]
 	s.mu.Unlock()
-	_, err = s.do(ctx, "delete "+r.String(), "DELETE", discordgo.EndpointChannelMessage(r.channel, r.message), "", nil, "")
+	err = s.deleteAttachment(ctx, r)
 	if chunkstore.IsNotFound(err) && tried {
 		err = nil
 	}
 	s.mu.Lock()
-	// Only a request that got no answer may have deleted the message unseen.
+	// Only a request that got no answer may have removed the attachment unseen.
 	if chunkstore.IsRetryable(err) && isTransient(err) {
-		s.deleting[r.message] = true
+		s.deleting[r.attachment] = true
 	} else if !chunkstore.IsRetryable(err) {
-		delete(s.deleting, r.message)
+		delete(s.deleting, r.attachment)
 	}
 	s.mu.Unlock()
 	return err
+}
+
+func (s *Store) deleteAttachment(ctx context.Context, r ref) error {
+	m, err := s.message(ctx, r.channel, r.message)
+	if err != nil {
+		return err
+	}
+	if _, err := attachmentOf(m, r); err != nil {
+		return err
+	}
+	var keep []map[string]string
+	for _, a := range m.Attachments {
+		if a.ID != r.attachment {
+			keep = append(keep, map[string]string{"id": a.ID})
+		}
+	}
+	what := "delete " + r.String()
+	url := discordgo.EndpointChannelMessage(r.channel, r.message)
+	remove := func() error {
+		if len(keep) == 0 && m.Content == "" && len(m.Embeds) == 0 {
+			_, err := s.do(ctx, what, "DELETE", url, "", nil, "")
+			return err
+		}
+		return s.sendJSON(ctx, what, "PATCH", url, map[string]any{"attachments": keep}, nil)
+	}
+	err = remove()
+	if err != nil && strings.Contains(err.Error(), fmt.Sprintf("code %d", codeThreadArchived)) {
+		if err := s.unarchive(ctx, r.channel); err != nil {
+			return err
+		}
+		err = remove()
+	}
+	return err
+}
+
+// unarchive reopens an archived thread, whose messages cannot be edited or deleted.
+func (s *Store) unarchive(ctx context.Context, thread string) error {
+	return s.sendJSON(ctx, "reopen thread "+thread, "PATCH", discordgo.EndpointChannel(thread), map[string]any{"archived": false}, nil)
 }
 
 // List pages through every thread of the channel, active and archived, and every message in

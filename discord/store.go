@@ -16,9 +16,10 @@ import (
 	"github.com/discofs/discofs/vault"
 )
 
-// Lock order: Store.mu before cardState.mu before lanes.mu is never needed; each lock is
-// taken alone and never held across a request, except cardState.mu, which is held across
-// a card edit so that edits of one card reach Discord in order.
+// Lock order: Store.mu before cardState.mu before laneSet.mu is never needed; each lock is
+// taken alone and never held across a request, except cardState.editMu, which is held
+// across a card edit so that edits of one card reach Discord in order, and Store.delMu,
+// held across one Delete, which takes Store.mu briefly inside it.
 
 // DefaultMaxObjectSize is Discord's attachment limit today.
 const DefaultMaxObjectSize = 10 << 20
@@ -36,6 +37,14 @@ type Options struct {
 	// channel take 5 messages in 5 seconds, and discordgo sends one request per route at a
 	// time, so more lanes means more threads, not more requests to one.
 	Lanes int
+	// MaxFiles is how many attachments one message takes (default 10).
+	MaxFiles int
+	// MaxRequestBytes is the largest request Discord takes (default 25 MiB); the objects
+	// of one message fit in it.
+	MaxRequestBytes int64
+	// CoalesceWindow is how long an upload that finds a lane free waits for more uploads of
+	// its archive to share its message (default 50 ms; negative: not at all).
+	CoalesceWindow time.Duration
 	// RequestsPerSecond caps all REST requests (default 45, under Discord's global 50).
 	RequestsPerSecond float64
 	// MaxInvalid is how many refused requests (401/403/429) in 10 minutes stop the store
@@ -58,15 +67,21 @@ type Store struct {
 	botID   string
 	max     int64
 	nLanes  int
-	lim     *requestLimiter
-	log     *slog.Logger
-	urls    *urlCache
+	// maxFiles, maxRequest and window shape messages of several objects (see batch.go).
+	maxFiles   int
+	maxRequest int64
+	window     time.Duration
+	lim        *requestLimiter
+	log        *slog.Logger
+	urls       *urlCache
 
 	mu      sync.Mutex
 	cards   map[string]*cardState // by archive ID without '#'
 	scanned bool                  // cards holds every card of the channel
 	lanes   map[string]*laneSet   // by Handle.Group
-	// deleting holds messages whose deletion failed on the way back and may have happened.
+	// delMu is held across one Delete's requests (see Delete).
+	delMu sync.Mutex
+	// deleting holds attachments whose deletion failed on the way back and may have happened.
 	deleting map[string]bool
 	closed   chan struct{}
 }
@@ -89,6 +104,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Lanes <= 0 {
 		o.Lanes = 2
 	}
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = 10
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = 25 << 20
+	}
+	if o.CoalesceWindow == 0 {
+		o.CoalesceWindow = 50 * time.Millisecond
+	}
 	if o.RequestsPerSecond <= 0 {
 		o.RequestsPerSecond = 45
 	}
@@ -101,6 +125,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	o.Session.ShouldRetryOnRateLimit = false
 	s := &Store{
 		sess: o.Session, channel: o.ChannelID, max: o.MaxObjectSize, nLanes: o.Lanes,
+		maxFiles: o.MaxFiles, maxRequest: o.MaxRequestBytes, window: o.CoalesceWindow,
 		lim: newRequestLimiter(o.RequestsPerSecond, o.MaxInvalid, 10*time.Minute),
 		log: o.Logger, urls: newURLCache(), cards: map[string]*cardState{},
 		lanes: map[string]*laneSet{}, deleting: map[string]bool{}, closed: make(chan struct{}),
@@ -219,7 +244,7 @@ func (s *Store) send(ctx context.Context, what, channel string, m *messageSend, 
 		if err != nil {
 			return nil, err
 		}
-		b, err = s.do(ctx, what, "POST", url, ct, body, "")
+		b, err = s.do(ctx, what, "POST", url, ct, body, createBucket(channel))
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +253,7 @@ func (s *Store) send(ctx context.Context, what, channel string, m *messageSend, 
 		if err != nil {
 			return nil, err
 		}
-		if b, err = s.do(ctx, what, "POST", url, "application/json", body, ""); err != nil {
+		if b, err = s.do(ctx, what, "POST", url, "application/json", body, createBucket(channel)); err != nil {
 			return nil, err
 		}
 	}
@@ -237,6 +262,22 @@ func (s *Store) send(ctx context.Context, what, channel string, m *messageSend, 
 		return nil, fmt.Errorf("discord: %s: bad answer: %w", what, err)
 	}
 	return &msg, nil
+}
+
+// createBucket is discordgo's rate-limit key for creating messages in channel. Discord
+// limits creating (5 per 5 s) apart from reading (50 per s) the same URL; one key for both
+// would let a read's answer overwrite what discordgo knows of the create bucket.
+func createBucket(channel string) string {
+	return "POST " + discordgo.EndpointChannelMessages(channel)
+}
+
+// bucketWait is how long discordgo would hold a request in bucket before sending it.
+func (s *Store) bucketWait(bucket string) time.Duration {
+	rl := s.sess.Ratelimiter
+	b := rl.GetBucket(bucket)
+	b.Lock()
+	defer b.Unlock()
+	return rl.GetWaitTime(b, 1)
 }
 
 // message fetches one message.

@@ -96,7 +96,7 @@ func TestRefsAndFileNames(t *testing.T) {
 			t.Errorf("parseFileName(%q) took it for an object", fn)
 		}
 	}
-	if n := nonce(chunkstore.Handle{Type: chunkstore.TypePack, Name: name}); len(n) > 25 {
+	if n := randomNonce(); len(n) > 25 {
 		t.Errorf("nonce %q is over Discord's 25 characters", n)
 	}
 }
@@ -209,5 +209,100 @@ func TestLimiterSpacesRequests(t *testing.T) {
 	}
 	if d := time.Since(start); d < 190*time.Millisecond {
 		t.Errorf("21 requests at 100/s took %v", d)
+	}
+}
+
+// putAll puts n objects of size bytes at once into one archive and returns them by index.
+func putAll(t *testing.T, s chunkstore.Store, n, size int) ([]chunkstore.Object, [][]byte) {
+	t.Helper()
+	objs, datas := make([]chunkstore.Object, n), make([][]byte, n)
+	errs := make(chan error, n)
+	for i := range n {
+		datas[i] = chunkstoretest.Data(size + i)
+		go func() {
+			h := chunkstore.Handle{Type: chunkstore.TypePack, Name: chunkstoretest.Name(), Group: "261126-01"}
+			var err error
+			objs[i], err = s.Put(t.Context(), h, chunkstore.BytesSource(datas[i]))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return objs, datas
+}
+
+func TestPutsShareMessages(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{Lanes: 1, MaxFiles: 3, MaxRequestBytes: requestOverhead + 2500, CoalesceWindow: 50 * time.Millisecond})
+	objs, datas := putAll(t, e.store, 7, 1000)
+	perMsg := map[string]int{}
+	for i, o := range objs {
+		r, _ := parseRef(o.Ref)
+		perMsg[r.message]++
+		if got, err := chunkstore.ReadAll(t.Context(), e.store, o.Ref, 0, 0); err != nil || !bytes.Equal(got, datas[i]) {
+			t.Fatalf("object %d reads back wrong: %v", i, err)
+		}
+	}
+	// 3 × 1000 bytes are over the 2500-byte budget: 2 objects a message at most, and the 7
+	// waiting puts fill 4 messages.
+	for m, n := range perMsg {
+		if n > 2 {
+			t.Errorf("message %s holds %d objects; the request budget allows 2", m, n)
+		}
+	}
+	if len(perMsg) != 4 {
+		t.Errorf("7 puts went out in %d messages, want 4", len(perMsg))
+	}
+	// Deleting one object of a shared message leaves its neighbour readable.
+	var a, b int = -1, -1
+	for i := range objs {
+		for j := i + 1; j < len(objs); j++ {
+			ri, _ := parseRef(objs[i].Ref)
+			rj, _ := parseRef(objs[j].Ref)
+			if ri.message == rj.message {
+				a, b = i, j
+			}
+		}
+	}
+	if a < 0 {
+		t.Fatal("no two objects share a message")
+	}
+	if err := e.store.Delete(t.Context(), objs[a].Ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Stat(t.Context(), objs[a].Ref); !chunkstore.IsNotFound(err) {
+		t.Errorf("Stat of a deleted object: %v, want NotFound", err)
+	}
+	if got, err := chunkstore.ReadAll(t.Context(), e.store, objs[b].Ref, 0, 0); err != nil || !bytes.Equal(got, datas[b]) {
+		t.Fatalf("the neighbour of a deleted object: %v", err)
+	}
+	if err := e.store.Delete(t.Context(), objs[b].Ref); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := parseRef(objs[b].Ref)
+	if _, err := e.store.message(t.Context(), r.channel, r.message); !chunkstore.IsNotFound(err) {
+		t.Errorf("the message of two deleted objects: %v, want it gone", err)
+	}
+}
+
+func TestSharedMessagesUnderDrops(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{Lanes: 2, CoalesceWindow: 10 * time.Millisecond})
+	e.control(t, "faults", emulator.Faults{DropRate: 0.3, FailRate: 0.1})
+	objs, datas := putAll(t, retried(e.store), 12, 3000)
+	e.control(t, "faults", emulator.Faults{})
+	for i, o := range objs {
+		if got, err := chunkstore.ReadAll(t.Context(), e.store, o.Ref, 0, 0); err != nil || !bytes.Equal(got, datas[i]) {
+			t.Fatalf("object %d reads back wrong: %v", i, err)
+		}
+	}
+	// A retried message never posts an object twice.
+	n := 0
+	if err := e.store.List(t.Context(), chunkstore.TypePack, func(chunkstore.Object) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(objs) {
+		t.Errorf("%d objects stored for %d puts", n, len(objs))
 	}
 }

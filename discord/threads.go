@@ -2,31 +2,45 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+	"github.com/discofs/discofs/vault"
 )
 
 // archiveDuration is the threads' auto-archive time in minutes (the longest Discord
 // allows); an archived thread still serves its attachments, and a new message reopens it.
 const archiveDuration = 10080
 
-// laneSet is the threads one archive uploads into at once. Lane 0 is the archive's own
-// thread, started from its card; further lanes are extra threads of the channel, because
-// Discord takes 5 messages per 5 seconds per channel and discordgo sends one request per
-// channel at a time.
+// laneSet is the threads one archive uploads into at once, and the uploads waiting for one
+// of them. Lane 0 is the archive's own thread, started from its card; further lanes are
+// extra threads of the channel, because Discord takes 5 messages per 5 seconds per channel
+// and discordgo sends one request per channel at a time.
 type laneSet struct {
 	group string
 
 	mu      sync.Mutex
-	cond    *sync.Cond
+	changed chan struct{} // closed (and replaced) when a lane frees or the queue changes
 	busy    []bool
-	threads []string       // by lane; "" until made
-	retries map[string]int // object name → the lane its failed upload used
+	threads []string           // by lane; "" until made
+	queue   []*putReq          // uploads waiting for a message, oldest first
+	retries map[string]retryAt // object name → where its unanswered upload went
+}
+
+// retryAt is the lane and nonce of a message whose upload got no answer: Discord matches a
+// retried message's nonce only within one channel, so a retry must use both again.
+type retryAt struct {
+	lane  int
+	nonce string
 }
 
 func (s *Store) laneSet(ctx context.Context, group string) (*laneSet, error) {
@@ -37,65 +51,78 @@ func (s *Store) laneSet(ctx context.Context, group string) (*laneSet, error) {
 	defer s.mu.Unlock()
 	ls := s.lanes[group]
 	if ls == nil {
-		ls = &laneSet{group: group, busy: make([]bool, s.nLanes), threads: make([]string, s.nLanes), retries: map[string]int{}}
-		ls.cond = sync.NewCond(&ls.mu)
+		ls = &laneSet{group: group, changed: make(chan struct{}), busy: make([]bool, s.nLanes),
+			threads: make([]string, s.nLanes), retries: map[string]retryAt{}}
 		s.lanes[group] = ls
 	}
 	return ls, nil
 }
 
-// acquire takes a free lane for the object name, making its thread when it has none yet.
-// An object whose upload failed goes back to the lane it used: Discord matches a retried
-// message's nonce only within one channel, so another lane could post it twice.
-func (ls *laneSet) acquire(ctx context.Context, s *Store, name string) (thread string, release func(ok bool), err error) {
-	ls.mu.Lock()
-	want, sticky := ls.retries[name]
-	i := -1
-	for i < 0 {
-		if err := ctx.Err(); err != nil {
+// _signal wakes everyone waiting on the lane set; ls.mu is held.
+func (ls *laneSet) _signal() {
+	close(ls.changed)
+	ls.changed = make(chan struct{})
+}
+
+// _free returns a free lane (want, or any when want < 0), or -1; ls.mu is held.
+func (ls *laneSet) _free(want int) int {
+	if want >= 0 {
+		if !ls.busy[want] {
+			return want
+		}
+		return -1
+	}
+	for i, b := range ls.busy {
+		if !b {
+			return i
+		}
+	}
+	return -1
+}
+
+// acquire waits for lane want (any lane when want < 0) and takes it.
+func (ls *laneSet) acquire(ctx context.Context, want int) (int, error) {
+	for {
+		ls.mu.Lock()
+		if i := ls._free(want); i >= 0 {
+			ls.busy[i] = true
 			ls.mu.Unlock()
-			return "", nil, err
+			return i, nil
 		}
-		if sticky {
-			if !ls.busy[want] {
-				i = want
-			}
-		} else {
-			for j, b := range ls.busy {
-				if !b {
-					i = j
-					break
-				}
-			}
-		}
-		if i < 0 {
-			ls.cond.Wait()
-		}
-	}
-	ls.busy[i] = true
-	thread = ls.threads[i]
-	ls.mu.Unlock()
-	release = func(ok bool) {
-		ls.mu.Lock()
-		defer ls.mu.Unlock()
-		ls.busy[i] = false
-		if ok {
-			delete(ls.retries, name)
-		} else {
-			ls.retries[name] = i
-		}
-		ls.cond.Broadcast()
-	}
-	if thread == "" {
-		if thread, err = s.makeLane(ctx, ls.group, i); err != nil {
-			release(true)
-			return "", nil, err
-		}
-		ls.mu.Lock()
-		ls.threads[i] = thread
+		ch := ls.changed
 		ls.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
 	}
-	return thread, release, nil
+}
+
+// release frees lane i.
+func (ls *laneSet) release(i int) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.busy[i] = false
+	ls._signal()
+}
+
+// thread returns lane i's thread, making it when it has none yet; the caller holds lane i.
+func (ls *laneSet) thread(ctx context.Context, s *Store, i int) (string, error) {
+	ls.mu.Lock()
+	thread := ls.threads[i]
+	ls.mu.Unlock()
+	if thread != "" {
+		return thread, nil
+	}
+	thread, err := s.makeLane(ctx, ls.group, i)
+	if err != nil {
+		return "", err
+	}
+	ls.mu.Lock()
+	ls.threads[i] = thread
+	ls.mu.Unlock()
+	return thread, nil
 }
 
 // forget drops a thread that no longer exists.
@@ -159,15 +186,25 @@ func (s *Store) startThread(ctx context.Context, msgID, name string) (string, er
 	return ch.ID, err
 }
 
-// threads lists every thread of the channel, active and archived.
+// threads lists the IDs of every thread of the channel, active and archived.
 func (s *Store) threads(ctx context.Context) ([]string, error) {
+	list, err := s.threadList(ctx)
+	ids := make([]string, len(list))
+	for i, t := range list {
+		ids[i] = t.ID
+	}
+	return ids, err
+}
+
+// threadList lists every thread of the channel, active and archived.
+func (s *Store) threadList(ctx context.Context) ([]*discordgo.Channel, error) {
 	seen := map[string]bool{}
-	var out []string
+	var out []*discordgo.Channel
 	add := func(list []*discordgo.Channel) {
 		for _, t := range list {
 			if t.ParentID == s.channel && !seen[t.ID] {
 				seen[t.ID] = true
-				out = append(out, t.ID)
+				out = append(out, t)
 			}
 		}
 	}
@@ -198,4 +235,67 @@ func (s *Store) threads(ctx context.Context) ([]string, error) {
 		}
 		before = last.ThreadMetadata.ArchiveTimestamp.UTC().Format(time.RFC3339Nano)
 	}
+}
+
+// laneThreadName matches the names makeLane and startThread give an archive's threads.
+var laneThreadName = regexp.MustCompile(`^#(\d{6}-\d{2,}) chunks( \(lane \d+\))?$`)
+
+// PruneThreads deletes the threads (lane 0 and the other lanes) of deleted and failed
+// archives once they hold no message: GC calls it after deleting what nothing references.
+// The cards stay, saying the archive is deleted. A thread that still holds anything, packs
+// another archive uses or messages people wrote, stays. It returns how many it deleted.
+func (s *Store) PruneThreads(ctx context.Context) (int, error) {
+	dead := map[string]bool{}
+	err := s.Cards(ctx, func(c *vault.Card) error {
+		if c.Status == index.StatusDeleted || c.Status == index.StatusFailed {
+			dead[strings.TrimPrefix(c.ArchiveID, "#")] = true
+		}
+		return nil
+	})
+	var dc *vault.DamagedCardError
+	if err != nil && !errors.As(err, &dc) {
+		return 0, err
+	}
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	var list []*discordgo.Channel
+	if err := s.retry(ctx, func() (err error) { list, err = s.threadList(ctx); return err }); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range list {
+		m := laneThreadName.FindStringSubmatch(t.Name)
+		if m == nil || !dead[m[1]] {
+			continue
+		}
+		var page []*discordgo.Message
+		err := s.retry(ctx, func() error {
+			return s.getJSON(ctx, "read thread "+t.ID, discordgo.EndpointChannelMessages(t.ID)+"?limit=1", &page)
+		})
+		if chunkstore.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if len(page) > 0 {
+			continue
+		}
+		err = s.retry(ctx, func() error {
+			_, err := s.do(ctx, "delete the empty thread "+t.Name, "DELETE", discordgo.EndpointChannel(t.ID), "", nil, "")
+			return err
+		})
+		if err != nil && !chunkstore.IsNotFound(err) {
+			return n, err
+		}
+		s.mu.Lock()
+		ls := s.lanes[m[1]]
+		s.mu.Unlock()
+		if ls != nil {
+			ls.forget(t.ID)
+		}
+		n++
+	}
+	return n, nil
 }

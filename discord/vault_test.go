@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/chunkstore/chunkstoretest"
 	"github.com/discofs/discofs/discord/emulator"
@@ -206,4 +208,75 @@ func newStoreOn(t *testing.T, e *testEnv) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func TestGCDeletesThreadsOfRemovedArchive(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{Lanes: 2, MaxObjectSize: 9 << 19, CoalesceWindow: -1})
+	v := e.openVault(t)
+	a, err := v.Put(t.Context(), []string{tree(t, 9<<20, 5<<20)}, vault.PutOptions{Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "x.bin"), []byte(strings.Repeat("other archive ", 20_000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.Put(t.Context(), []string{other}, vault.PutOptions{Name: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	threadsOf := func(id string) []string {
+		list, err := e.store.threadList(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, th := range list {
+			if m := laneThreadName.FindStringSubmatch(th.Name); m != nil && m[1] == id {
+				out = append(out, th.ID)
+			}
+		}
+		return out
+	}
+	before := len(threadsOf(a.ID))
+	if before == 0 {
+		t.Fatalf("archive %s has no thread", a.ID)
+	}
+	if _, err := v.Remove(t.Context(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := v.GC(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Threads != before || len(threadsOf(a.ID)) != 0 {
+		for _, th := range threadsOf(a.ID) {
+			e.store.history(t.Context(), th, func(m *discordgo.Message) error {
+				t.Logf("left in %s: type %d %q %d files", th, m.Type, m.Content, len(m.Attachments))
+				return nil
+			})
+		}
+		t.Fatalf("GC %+v deleted %d threads; %s still has %v", rep, rep.Threads, a.ID, threadsOf(a.ID))
+	}
+	if len(threadsOf(b.ID)) == 0 {
+		t.Fatalf("the kept archive lost its threads")
+	}
+	// The card stays, marked deleted; the other archive reads back.
+	found := false
+	err = newStoreOn(t, e).Cards(t.Context(), func(c *vault.Card) error {
+		if c.ArchiveID == vault.FormatID(a.ID) {
+			found = c.Status == index.StatusDeleted
+		}
+		return nil
+	})
+	if err != nil || !found {
+		t.Fatalf("the card of the removed archive: found=%v err=%v", found, err)
+	}
+	if d, err := v.Get(t.Context(), vault.FormatID(b.ID), t.TempDir(), nil); err != nil || len(d) > 0 {
+		t.Fatalf("get of the kept archive: %v %v", err, d)
+	}
+	// A second GC finds nothing more to do.
+	if rep, err := v.GC(t.Context()); err != nil || rep.Threads != 0 {
+		t.Fatalf("second GC: %+v %v", rep, err)
+	}
 }

@@ -33,6 +33,13 @@ type GCReport struct {
 	Manifests      int   // stale manifest objects deleted
 	Orphans        int   // objects no index entry knew, deleted
 	OrphansSkipped bool  // orphans kept: the store has archives this index does not know
+	Threads        int   // emptied threads of deleted archives, deleted (Discord)
+}
+
+// threadPruner is a catalogue whose archives have threads (Discord): GC asks it to delete
+// the threads of deleted archives once they are empty.
+type threadPruner interface {
+	PruneThreads(ctx context.Context) (int, error)
 }
 
 // GC deletes what no archive uses any more: interrupted puts, packs none of whose chunks
@@ -117,6 +124,9 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 
 	if ok, err := v.catalogIsLocal(ctx, all); err != nil || !ok {
 		rep.OrphansSkipped = true
+		if err == nil {
+			err = v.pruneThreads(ctx, rep)
+		}
 		return rep, err
 	}
 	for _, t := range []chunkstore.Type{chunkstore.TypePack, chunkstore.TypeManifest} {
@@ -141,7 +151,25 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 			}
 		}
 	}
-	return rep, nil
+	return rep, v.pruneThreads(ctx, rep)
+}
+
+// pruneThreads deletes the emptied threads of deleted archives, when the catalogue has any.
+func (v *Vault) pruneThreads(ctx context.Context, rep *GCReport) error {
+	c := v.catalog
+	if rc, ok := c.(retryCatalog); ok {
+		c = rc.c // PruneThreads retries on its own
+	}
+	p, ok := c.(threadPruner)
+	if !ok {
+		return nil
+	}
+	n, err := p.PruneThreads(ctx)
+	rep.Threads += n
+	if err != nil {
+		return fmt.Errorf("delete the threads of deleted archives: %w", err)
+	}
+	return nil
 }
 
 // abandon removes what an interrupted put left and marks its card failed.

@@ -53,6 +53,9 @@ func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (
 	if off < 0 {
 		return 0, fmt.Errorf("%s: negative offset %d", n.Path, off)
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, err // a caller that has given up gets no bytes, even cached ones
+	}
 	if off >= n.Size {
 		return 0, io.EOF
 	}

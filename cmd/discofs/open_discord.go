@@ -65,8 +65,23 @@ func openDiscord(ctx context.Context, channel string, opts map[string]string) (c
 	if err != nil {
 		return nil, nil, err
 	}
-	// As many uploads as lanes keep every lane busy; loads go to the CDN, not the API.
-	var s chunkstore.Store = chunkstore.NewLimit(d, lanes, 16)
+	// Two uploads per lane keep every lane busy and let the store put two packs in one
+	// message; loads go to the CDN, not the API.
+	var s chunkstore.Store = chunkstore.NewLimit(d, 2*lanes, 16)
 	s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
 	return s, d, nil
+}
+
+// storeUploaders is how many packs a vault should upload at once on its store: two per
+// Discord lane, so the store can put two packs in each message; 0 (the vault's default)
+// elsewhere.
+func storeUploaders(cfg *vault.Config) int {
+	if !strings.HasPrefix(cfg.Store, "discord:") {
+		return 0
+	}
+	lanes, err := strconv.Atoi(cfg.StoreOptions[optLanes])
+	if err != nil || lanes < 1 {
+		lanes = 2
+	}
+	return 2 * lanes
 }
