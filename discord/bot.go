@@ -52,6 +52,16 @@ type BotConfig struct {
 	// Queue, when set, reports the writeback queue of a writable mount in the same process
 	// (`discofs mount --bot`); `status` then shows it.
 	Queue func() vault.WritebackStatus
+	// Retry, when set, makes the failed uploads of that mount's queue due now, for one
+	// archive ID or all ("") and returns how many files it re-queued; `resume` calls it.
+	Retry func(archive string) int
+	// LegacyPassphrase is the v3.1 passphrase (v3.1's USER_KEY) that `migrate-legacy`
+	// imports with; empty turns the import off. It is never logged or shown.
+	LegacyPassphrase string
+	// API is the Discord API base URL the session talks to ("" for discord.com). v3.1
+	// archives imported by `migrate-legacy` record it, so later reads of their chunks go
+	// to the same API.
+	API string
 	// Notify shows a desktop notification on the host when an upload finishes, and
 	// InhibitSleep keeps the host awake while uploads run; each is skipped silently when
 	// the host has no tool for it.

@@ -83,10 +83,9 @@ func init() {
 			options: []*discordgo.ApplicationCommandOption{archiveOpt}, confirm: confirmCleanup, run: cmdCleanup},
 		{name: "rebuild-index", help: "rebuild the local index from the store alone", long: true, confirm: confirmRebuild, run: cmdRebuild},
 		{name: "gc", help: "delete packs and manifests no archive uses", long: true, confirm: confirmGC, run: cmdGC},
-		{name: "resume", help: "retry failed or interrupted uploads", options: []*discordgo.ApplicationCommandOption{strOpt("archive", "archive ID (default: all)", false)},
-			run: notYet("Retrying uploads needs the writeback queue, which this version of discofs does not have yet. Run the upload again: nothing stored twice.")},
-		{name: "migrate-legacy", help: "import the v3.1 archives of this channel",
-			run: notYet("Importing v3.1 archives is not available in this version of discofs yet.")},
+		{name: "resume", help: "retry the failed uploads of the mount beside the bot now", options: []*discordgo.ApplicationCommandOption{strOpt("archive", "archive ID or name (default: all)", false)},
+			run: cmdResume},
+		{name: "migrate-legacy", help: "import the v3.1 archives of the vault's channel, read-only", long: true, confirm: confirmMigrateLegacy, run: cmdMigrateLegacy},
 		{name: "help", help: "this list", run: cmdHelp},
 	}
 }
@@ -111,10 +110,6 @@ func slashCommands() []*discordgo.ApplicationCommand {
 		out = append(out, &discordgo.ApplicationCommand{Name: c.name, Description: desc, Options: c.options})
 	}
 	return out
-}
-
-func notYet(text string) func(*call) (answer, error) {
-	return func(*call) (answer, error) { return answer{text: "🚧 " + text}, nil }
 }
 
 func cmdHelp(c *call) (answer, error) {

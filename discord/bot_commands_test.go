@@ -50,8 +50,8 @@ func TestBotEveryCommandAllowed(t *testing.T) {
 		{"download", map[string]any{"archive": photos}, []string{"Restored " + photos, "3 files"}},
 		{"download", map[string]any{"archive": docs, "path": "sub/c"}, []string{"Restored " + docs + "/sub/c", "1 files"}},
 		{"upload", map[string]any{"path": "relative/dir"}, []string{"upload failed", "absolute path"}},
-		{"resume", nil, []string{"not have yet"}},
-		{"migrate-legacy", nil, []string{"not available"}},
+		{"resume", nil, []string{"Nothing is queued on this host", "discofs sync"}},
+		{"migrate-legacy", nil, []string{"needs their passphrase", "--legacy-passphrase-file", "USER_KEY"}},
 	}
 	for _, c := range cases {
 		m := h.invoke(t, owner, c.command, c.options)

@@ -3,11 +3,19 @@ package discord
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 )
+
+// notice is what a confirm func returns when the command cannot run on this host for a
+// reason the user is not at fault for (a setting the host lacks): it is shown as it is,
+// not as a failure.
+type notice string
+
+func (n notice) Error() string { return string(n) }
 
 // confirmation is a destructive command waiting for its user's click.
 type confirmation struct {
@@ -23,6 +31,12 @@ const buttonPrefix = "discofs:"
 // buttons; nothing happens until the user who asked clicks Confirm.
 func (b *Bot) askConfirmation(c *call) {
 	prompt, err := c.cmd.confirm(c)
+	var n notice
+	if errors.As(err, &n) {
+		b.logCommand(c.user, c.name, c.cmd.name, c.via, c.args, "not run", nil, 0)
+		b.say(c.r, answer{text: string(n)})
+		return
+	}
 	if err != nil {
 		b.logCommand(c.user, c.name, c.cmd.name, c.via, c.args, "error", err, 0)
 		b.say(c.r, answer{text: "❌ " + oneLine(err.Error())})

@@ -16,7 +16,7 @@ import (
 func init() {
 	register("bot", command{
 		summary: "run the Discord bot that manages the vault",
-		usage:   "[--discord-api URL] [--channel ID] [--allow USER_OR_ROLE_ID,...] [--download-dir DIR] [--token-file F] [--notify] [--no-prefix]",
+		usage:   "[--discord-api URL] [--channel ID] [--allow USER_OR_ROLE_ID,...] [--download-dir DIR] [--token-file F] [--legacy-passphrase-file F] [--notify] [--no-prefix]",
 		run:     runBot,
 	})
 }
@@ -25,9 +25,12 @@ func init() {
 // through addBotFlags.
 type botFlags struct {
 	api, channel, allow, downloadDir, tokenFile string
+	legacyPassFile                              string
 	notify, noPrefix                            bool
-	// queue is the writeback queue of a mount in the same process, for the bot's status.
+	// queue is the writeback queue of a mount in the same process, for the bot's status;
+	// retry makes its failed uploads due now, for the bot's resume.
 	queue func() vault.WritebackStatus
+	retry func(archive string) int
 }
 
 // addBotFlags puts the bot's flags on a command's flag set.
@@ -37,6 +40,7 @@ func addBotFlags(fs *flag.FlagSet, bf *botFlags) {
 	fs.StringVar(&bf.allow, "allow", "", "comma-separated user or role IDs that may use the bot (default: the guild owner and administrators)")
 	fs.StringVar(&bf.downloadDir, "download-dir", "", "folder where the download command restores archives (default: downloads are off)")
 	fs.StringVar(&bf.tokenFile, "token-file", "", "read the bot token from this file (default: the vault's token file, else $DISCORD_BOT_TOKEN)")
+	fs.StringVar(&bf.legacyPassFile, "legacy-passphrase-file", "", "read the v3.1 passphrase for the migrate-legacy command from this file (default $"+envLegacyKey+"; without either, migrate-legacy is off)")
 	fs.BoolVar(&bf.notify, "notify", false, "desktop notification when an upload finishes, and no sleep while uploads run")
 	fs.BoolVar(&bf.noPrefix, "no-prefix", false, "slash commands only: do not ask for the MESSAGE_CONTENT intent")
 }
@@ -94,6 +98,16 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 	if api == "" {
 		api = opts[optAPI]
 	}
+	cfg.API = api
+	// The bot never prompts: it runs unattended, and without a passphrase migrate-legacy
+	// says how to give one.
+	if bf.legacyPassFile != "" {
+		if cfg.LegacyPassphrase, err = readSecret(e, bf.legacyPassFile, envLegacyKey, "", false); err != nil {
+			return nil, fmt.Errorf("--legacy-passphrase-file: %w", err)
+		}
+	} else {
+		cfg.LegacyPassphrase = e.getenv(envLegacyKey)
+	}
 	sess, err := discord.NewSession(token, api, 0)
 	if err != nil {
 		return nil, err
@@ -114,7 +128,7 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 
 // config turns the flags into the bot's config; the channel defaults to the vault's own.
 func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
-	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify, Queue: bf.queue}
+	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify, Queue: bf.queue, Retry: bf.retry}
 	if cfg.ChannelID == "" {
 		cfg.ChannelID, _ = strings.CutPrefix(vc.Store, "discord:")
 		if !strings.HasPrefix(vc.Store, "discord:") {

@@ -33,9 +33,19 @@ func TestBotCommand(t *testing.T) {
 
 	c.fails(exitUsage, "bot", "--discord-api", info.API, "--token-file", tokenFile)
 	c.fails(exitUsage, "bot", "--channel", info.ChannelID, "--allow", "someone")
+	missing := filepath.Join(t.TempDir(), "missing")
+	if r := c.fails(exitFailure, "bot", "--discord-api", info.API, "--channel", info.ChannelID, "--token-file", tokenFile,
+		"--legacy-passphrase-file", missing); !strings.Contains(r.stderr, "--legacy-passphrase-file") {
+		t.Errorf("missing passphrase file: %s", r.stderr)
+	}
+	const legacyPass = "v3.1 secret words"
+	passFile := filepath.Join(t.TempDir(), "legacy-pass")
+	if err := os.WriteFile(passFile, []byte(legacyPass+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	cmd := exec.Command(binary, "bot", "--discord-api", info.API, "--channel", info.ChannelID,
-		"--token-file", tokenFile, "--allow", info.MemberID, "--download-dir", t.TempDir())
+		"--token-file", tokenFile, "--allow", info.MemberID, "--download-dir", t.TempDir(), "--legacy-passphrase-file", passFile)
 	cmd.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -65,16 +75,23 @@ func TestBotCommand(t *testing.T) {
 		t.Fatal("the bot did not start")
 	}
 
-	body, _ := json.Marshal(map[string]any{"user_id": info.MemberID, "command": "status", "settle_ms": 200})
-	resp, err := http.Post(info.API+"/_emulator/interactions", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var m struct{ Content string }
-	if json.Unmarshal(out, &m) != nil || !strings.Contains(m.Content, "Archives: 1") {
-		t.Errorf("/status: %d %s", resp.StatusCode, out)
+	for command, want := range map[string]string{
+		"status": "Archives: 1",
+		// The passphrase file was read: the import asks for confirmation (and is not run).
+		"migrate-legacy": "Import the v3.1 archives",
+		"resume":         "Nothing is queued on this host",
+	} {
+		body, _ := json.Marshal(map[string]any{"user_id": info.MemberID, "command": command, "settle_ms": 200})
+		resp, err := http.Post(info.API+"/_emulator/interactions", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var m struct{ Content string }
+		if json.Unmarshal(out, &m) != nil || !strings.Contains(m.Content, want) || strings.Contains(m.Content, legacyPass) {
+			t.Errorf("/%s: %d %s", command, resp.StatusCode, out)
+		}
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
@@ -84,7 +101,7 @@ func TestBotCommand(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("discofs bot after SIGINT: %v\n%s", err, log.String())
 	}
-	if strings.Contains(log.String(), info.Token) || strings.Contains(log.String(), c.pass) {
+	if strings.Contains(log.String(), info.Token) || strings.Contains(log.String(), c.pass) || strings.Contains(log.String(), legacyPass) {
 		t.Error("the bot printed a secret")
 	}
 	if !strings.Contains(log.String(), "command=status") {
