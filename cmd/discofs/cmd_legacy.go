@@ -32,8 +32,14 @@ const (
 )
 
 // legacyFetcher reads v3.1 chunks kept in Discord, with the bot token from the environment.
-func legacyFetcher(e *env) vault.LegacyFetcher {
-	return discord.NewLegacyFetcher(e.getenv(envLegacyToken))
+// legacyFetcher reads v3.1 chunks kept in Discord with the vault's bot token (its token
+// file, else $DISCORD_BOT_TOKEN).
+func legacyFetcher(e *env, storeOpts map[string]string) vault.LegacyFetcher {
+	token, err := discordToken(storeOpts)
+	if err != nil {
+		token = e.getenv(envLegacyToken)
+	}
+	return discord.NewLegacyFetcher(token)
 }
 
 func runImportLegacy(ctx context.Context, e *env, args []string) error {

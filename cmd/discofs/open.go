@@ -135,7 +135,7 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
 		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
 		Uploaders: storeUploaders(cfg),
-		Legacy:    legacyFetcher(e), // v3.1 archives in Discord (cmd_legacy.go)
+		Legacy:    legacyFetcher(e, cfg.StoreOptions), // v3.1 archives in Discord (cmd_legacy.go)
 	})
 	if err != nil {
 		store.Close()
