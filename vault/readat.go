@@ -47,6 +47,11 @@ var ErrNotAFile = errors.New("not a regular file")
 // ctx bounds how long the caller waits, not the fetch itself, which other readers may
 // share and which goes on when the caller gives up. ReadAt is safe for concurrent use.
 func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error) {
+	return v.readAt(ctx, n, p, off, true)
+}
+
+// readAt is ReadAt; ahead says whether a sequential read starts a read-ahead.
+func (v *Vault) readAt(ctx context.Context, n index.Node, p []byte, off int64, ahead bool) (int, error) {
 	if n.Type != index.TypeFile {
 		return 0, fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
 	}
@@ -75,6 +80,9 @@ func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (
 		}
 		done += want
 		pos += int64(want)
+	}
+	if ahead {
+		v.readAheadAfter(n, off, end)
 	}
 	if done < len(p) {
 		return done, io.EOF

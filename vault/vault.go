@@ -54,6 +54,7 @@ type Vault struct {
 	ids     *chunkstore.IDHasher
 	log     *slog.Logger
 	reads   *readCache
+	ahead   *readAhead
 	legacy  legacyKeys // PBKDF2 keys of v3.1 chunks, by salt
 	// life ends when the vault closes; shared fetches run on it, not on a caller's context.
 	life context.Context
@@ -138,7 +139,7 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
-		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(readCacheBytes)}
+		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(readCacheBytes), ahead: newReadAhead()}
 	v.life, v.stop = context.WithCancel(context.Background())
 	if v.data, err = chunkstore.NewCodec(keys.Data); err != nil {
 		return nil, err

@@ -139,8 +139,10 @@ func (t *throttle) wait(n int, rate int64) {
 	}
 	t.mu.Lock()
 	now := time.Now()
-	if t.next.Before(now) {
-		t.next = now
+	// Up to throttleBurst of unused time carries over, as in a token bucket: without it
+	// every oversleep of the timer would be lost and the rate would fall well below the cap.
+	if floor := now.Add(-throttleBurst); t.next.Before(floor) {
+		t.next = floor
 	}
 	t.next = t.next.Add(time.Duration(float64(n) / float64(rate) * float64(time.Second)))
 	until := t.next
@@ -148,7 +150,10 @@ func (t *throttle) wait(n int, rate int64) {
 	time.Sleep(time.Until(until))
 }
 
-const throttleChunk = 16 << 10
+const (
+	throttleChunk = 16 << 10
+	throttleBurst = 50 * time.Millisecond
+)
 
 type throttledReader struct {
 	r    io.ReadCloser
