@@ -24,7 +24,7 @@ const testPass = "correct horse battery staple"
 
 // openVault makes a vault on the env's channel in a fresh home (joining when the channel
 // already holds one) and opens it over the retrying store.
-func (e *testEnv) openVault(t *testing.T) *vault.Vault {
+func (e *testEnv) openVault(t testing.TB) *vault.Vault {
 	t.Helper()
 	paths := vault.HomePaths(t.TempDir())
 	cfg, _, err := vault.Init(t.Context(), paths, "discord:"+e.store.channel, nil, vault.Options{Catalog: e.store}, testPass, testKDF)
