@@ -30,7 +30,7 @@ func BenchmarkUploadLanes(b *testing.B) {
 	for _, files := range []int{perMsg, 1} {
 		for _, lanes := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("per-msg=%d/lanes=%d", files, lanes), func(b *testing.B) {
-				e := newEnv(b, emulator.DefaultConfig(), Options{MaxObjectSize: size, Lanes: lanes, MaxFiles: files, RequestsPerSecond: 45, Logger: benchLogger()})
+				e := newEnv(b, emulator.DefaultConfig(), Options{MaxObjectSize: size, Lanes: lanes, MaxFiles: files, RequestsPerSecond: 45, Logger: benchLogger(), CoalesceWindow: coalesceForBench})
 				s := retried(e.store)
 				b.SetBytes(int64(size * perLane * lanes))
 				for b.Loop() {
@@ -124,3 +124,8 @@ func benchLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+var coalesceForBench = func() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("DISCOFS_BENCH_COALESCE"))
+	return d
+}()

@@ -43,7 +43,7 @@ type Options struct {
 	// of one message fit in it.
 	MaxRequestBytes int64
 	// CoalesceWindow is how long an upload that finds a lane free waits for more uploads of
-	// its archive to share its message (default 50 ms; negative: not at all).
+	// its archive to share its message (default 200 ms; negative: not at all).
 	CoalesceWindow time.Duration
 	// RequestsPerSecond caps all REST requests (default 45, under Discord's global 50).
 	RequestsPerSecond float64
@@ -111,7 +111,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		o.MaxRequestBytes = 25 << 20
 	}
 	if o.CoalesceWindow == 0 {
-		o.CoalesceWindow = 50 * time.Millisecond
+		o.CoalesceWindow = 200 * time.Millisecond
 	}
 	if o.RequestsPerSecond <= 0 {
 		o.RequestsPerSecond = 45
