@@ -155,7 +155,11 @@ func checkLegacyChunkHash(name string, stored []byte) error {
 }
 
 // legacyKeys caches PBKDF2 keys by passphrase and salt: each v3.1 chunk has its own salt,
-// and deriving one key costs 600,000 HMAC rounds, far more than reading the chunk.
+// and deriving one key costs 600,000 HMAC rounds, far more than reading the chunk. One
+// cache serves every vault of the process (a mount beside a bot, a migrate that reads
+// through a second vault).
+var processLegacyKeys legacyKeys
+
 type legacyKeys struct {
 	flight singleflight.Group
 	mu     sync.Mutex

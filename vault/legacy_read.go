@@ -78,7 +78,7 @@ func (v *Vault) openLegacyParts(ctx context.Context, f LegacyFetcher, la *index.
 			stored = append(stored, b...)
 		}
 	}
-	c := legacyCodec{keys: &v.legacy, pass: la.Passphrase, encrypted: la.Encrypted, gzip: la.Gzip}
+	c := legacyCodec{keys: v.legacy, pass: la.Passphrase, encrypted: la.Encrypted, gzip: la.Gzip}
 	plain, err := c.open(stored, want)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", parts[0].Name, err)

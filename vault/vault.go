@@ -55,7 +55,7 @@ type Vault struct {
 	log     *slog.Logger
 	reads   *readCache
 	ahead   *readAhead
-	legacy  legacyKeys // PBKDF2 keys of v3.1 chunks, by salt
+	legacy  *legacyKeys // PBKDF2 keys of v3.1 chunks, by salt; shared by the process's vaults
 	// life ends when the vault closes; shared fetches run on it, not on a caller's context.
 	life context.Context
 	stop context.CancelFunc
@@ -139,7 +139,8 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
-		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(readCacheBytes), ahead: newReadAhead()}
+		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(readCacheBytes), ahead: newReadAhead(),
+		legacy: &processLegacyKeys}
 	v.life, v.stop = context.WithCancel(context.Background())
 	if v.data, err = chunkstore.NewCodec(keys.Data); err != nil {
 		return nil, err
