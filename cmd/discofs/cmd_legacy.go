@@ -50,11 +50,8 @@ func runImportLegacy(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&channel, "channel", "", "the v3.1 archive channel (default $"+envLegacyChannel+", else the vault's channel)")
 	fs.StringVar(&api, "discord-api", "", "Discord API base URL (for the emulator; default discord.com)")
 	fs.StringVar(&passFile, "legacy-passphrase-file", "", "read the v3.1 passphrase from this file (default $"+envLegacyKey+", else a prompt)")
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 0); err != nil {
 		return err
 	}
 	if dir != "" && channel != "" {
@@ -126,11 +123,8 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("migrate", e, &c)
 	fs.BoolVar(&deleteOld, "delete-old", false, "delete the v3.1 thread once the new archive has been verified")
 	fs.StringVar(&api, "discord-api", "", "Discord API base URL (default: the one the archive was imported from)")
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 1, 1); err != nil {
 		return err
 	}
 	v, err := c.openVault(ctx, e, false)

@@ -36,11 +36,8 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	var asJSON bool
 	flags := newFlags("ls", e, &c)
 	flags.BoolVar(&asJSON, "json", false, "print JSON")
-	args, err := parse(flags, args)
+	args, err := parseArgs(flags, args, 0, 1)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 1); err != nil {
 		return err
 	}
 	v, err := c.openVault(ctx, e, false)

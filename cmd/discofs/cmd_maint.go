@@ -24,11 +24,8 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	var asJSON bool
 	fs := newFlags("status", e, &c)
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 0); err != nil {
 		return err
 	}
 	// A running mount holds the index; it answers for its queue.
@@ -68,11 +65,8 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("verify", e, &c)
 	fs.BoolVar(&full, "full", false, "download and authenticate every chunk")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 0, 1)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 1); err != nil {
 		return err
 	}
 	ref := ""
@@ -123,11 +117,8 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 func runRm(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("rm", e, &c)
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 1, 1); err != nil {
 		return err
 	}
 	v, err := c.openVault(ctx, e, false)
@@ -146,11 +137,8 @@ func runRm(ctx context.Context, e *env, args []string) error {
 func runGC(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("gc", e, &c)
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 0); err != nil {
 		return err
 	}
 	v, err := c.openVault(ctx, e, false)

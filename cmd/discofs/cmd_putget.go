@@ -71,11 +71,8 @@ func runPut(ctx context.Context, e *env, args []string) error {
 func runGet(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("get", e, &c)
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 2, 2); err != nil {
 		return err
 	}
 	v, err := c.openVault(ctx, e, false)

@@ -18,11 +18,8 @@ func init() {
 func runRebuild(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("rebuild-index", e, &c)
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 0); err != nil {
 		return err
 	}
 	v, err := c.openVault(ctx, e, false)

@@ -30,11 +30,8 @@ func runSlice(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&name, "name", "", "the archive's name (default: the folder's name)")
 	fs.BoolVar(&newKey, "new-key", false, "slice under a new key even when a vault is set up (put --sliced then re-seals it)")
 	kdfFlags(fs, &kt, &km)
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 2, 2); err != nil {
 		return err
 	}
 	kdf, err := kdfParams(kt, km)
@@ -76,11 +73,8 @@ func runSlice(ctx context.Context, e *env, args []string) error {
 func runAssemble(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("assemble", e, &c)
-	args, err := parse(fs, args)
+	args, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 2, 2); err != nil {
 		return err
 	}
 	pass, err := c.passphrase(e, "Passphrase: ", false)

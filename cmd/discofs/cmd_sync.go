@@ -23,11 +23,8 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	var timeout time.Duration
 	fl := newFlags("sync", e, &c)
 	fl.DurationVar(&timeout, "timeout", 0, "give up after this long (0: wait as long as it takes)")
-	args, err := parse(fl, args)
+	args, err := parseArgs(fl, args, 0, 0)
 	if err != nil {
-		return err
-	}
-	if err := needArgs(args, 0, 0); err != nil {
 		return err
 	}
 	if timeout > 0 {

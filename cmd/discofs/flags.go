@@ -56,6 +56,16 @@ func (c *common) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// parseArgs parses flags and checks there are lo to hi positional arguments (hi < 0: no
+// upper bound).
+func parseArgs(fs *flag.FlagSet, args []string, lo, hi int) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, needArgs(pos, lo, hi)
+}
+
 func needArgs(args []string, lo, hi int) error {
 	switch {
 	case len(args) < lo:
