@@ -138,8 +138,8 @@ func cmdStatus(c *call) (answer, error) {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "📊 **Vault** `%s` on `%s`\n", s.VaultID, s.Store)
-	fmt.Fprintf(&sb, "Archives: %d · files: %d · size: %s\n", s.Archives, s.Files, humanBytes(s.Size))
-	fmt.Fprintf(&sb, "Packs: %d · stored: %s\n", s.Packs, humanBytes(s.Stored))
+	fmt.Fprintf(&sb, "Archives: %d · files: %d · size: %s\n", s.Archives, s.Files, vault.HumanBytes(s.Size))
+	fmt.Fprintf(&sb, "Packs: %d · stored: %s\n", s.Packs, vault.HumanBytes(s.Stored))
 	if s.Last != nil {
 		fmt.Fprintf(&sb, "Last archive: %s\n", archiveLine(*s.Last))
 	} else {
@@ -156,12 +156,12 @@ func cmdStatus(c *call) (answer, error) {
 // queueLines describe a mount's writeback queue for status, ending in a newline.
 func queueLines(q vault.WritebackStatus) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Writeback queue: %d files (%s), %d uploading, %d failed", q.Files, humanBytes(q.Bytes), q.Uploading, q.Failed)
+	fmt.Fprintf(&sb, "Writeback queue: %d files (%s), %d uploading, %d failed", q.Files, vault.HumanBytes(q.Bytes), q.Uploading, q.Failed)
 	if len(q.Dirty) > 0 {
 		fmt.Fprintf(&sb, " · %d archives with changes to commit", len(q.Dirty))
 	}
 	fmt.Fprintf(&sb, "\nUploaded since %s: %d files (%s), %d commits\n",
-		q.Started.Local().Format("2006-01-02 15:04"), q.UploadedFiles, humanBytes(q.UploadedBytes), q.Commits)
+		q.Started.Local().Format("2006-01-02 15:04"), q.UploadedFiles, vault.HumanBytes(q.UploadedBytes), q.Commits)
 	if n := len(q.Errors); n > 0 {
 		fmt.Fprintf(&sb, "Last queue error: %s\n", clip(oneLine(q.Errors[n-1]), 300))
 	}
@@ -171,7 +171,7 @@ func queueLines(q vault.WritebackStatus) string {
 // archiveLine is one archive in a list.
 func archiveLine(a index.Archive) string {
 	return fmt.Sprintf("%s %s · %s · %d files · %s · %s", vault.FormatID(a.ID), clip(a.Name, 40),
-		humanBytes(a.Size), a.Files, a.Status, a.Created.Local().Format("2006-01-02 15:04"))
+		vault.HumanBytes(a.Size), a.Files, a.Status, a.Created.Local().Format("2006-01-02 15:04"))
 }
 
 // archivesPage is how many archives one page of `archives` shows.
@@ -263,7 +263,7 @@ func cmdInfo(c *call) (answer, error) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "📦 **Archive %s** %s\n", vault.FormatID(a.ID), clip(a.Name, 80))
 	fmt.Fprintf(&sb, "Status: %s · lot %d · created %s\n", a.Status, a.Lot, a.Created.Local().Format("2006-01-02 15:04:05"))
-	fmt.Fprintf(&sb, "Files: %d · size: %s · stored: %s · chunks: %d\n", a.Files, humanBytes(a.Size), humanBytes(a.Stored), a.Chunks)
+	fmt.Fprintf(&sb, "Files: %d · size: %s · stored: %s · chunks: %d\n", a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(a.Stored), a.Chunks)
 	fmt.Fprintf(&sb, "Generation %d · manifest in %d object(s)", a.Generation, len(a.Manifest))
 	if a.Legacy {
 		sb.WriteString(" · v3.1 archive (read-only)")
@@ -284,7 +284,7 @@ func cmdInfo(c *call) (answer, error) {
 	if len(biggest) > 1 {
 		sb.WriteString("Largest files:")
 		for _, n := range biggest[:min(5, len(biggest))] {
-			fmt.Fprintf(&sb, "\n• `%s` %s", clip(n.Path, 80), humanBytes(n.Size))
+			fmt.Fprintf(&sb, "\n• `%s` %s", clip(n.Path, 80), vault.HumanBytes(n.Size))
 		}
 	}
 	return fit(sb.String(), "info.txt"), nil
@@ -294,7 +294,7 @@ func sizeOf(n index.Node) string {
 	if n.Type != index.TypeFile {
 		return "-"
 	}
-	return humanBytes(n.Size)
+	return vault.HumanBytes(n.Size)
 }
 
 // clip shortens s to at most n characters; names come from users and may be long.
@@ -304,17 +304,4 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -60,7 +60,7 @@ func cmdMigrateLegacy(c *call) (answer, error) {
 		case err != nil:
 			problems = append(problems, err)
 		default:
-			imported = append(imported, fmt.Sprintf("%s %s · %d files · %s", vault.FormatID(a.ID), clip(a.Name, 60), a.Files, humanBytes(a.Size)))
+			imported = append(imported, fmt.Sprintf("%s %s · %d files · %s", vault.FormatID(a.ID), clip(a.Name, 60), a.Files, vault.HumanBytes(a.Size)))
 		}
 	}
 	stop()

@@ -38,7 +38,7 @@ func cmdVerify(c *call) (answer, error) {
 		return answer{}, err
 	}
 	if len(rep.Damaged) == 0 {
-		s := fmt.Sprintf("✅ %s is intact: %d packs (%s) present", vault.FormatID(a.ID), rep.Packs, humanBytes(rep.Bytes))
+		s := fmt.Sprintf("✅ %s is intact: %d packs (%s) present", vault.FormatID(a.ID), rep.Packs, vault.HumanBytes(rep.Bytes))
 		if full {
 			s += fmt.Sprintf(", %d chunks authenticated", rep.Chunks)
 		}
@@ -60,13 +60,13 @@ func damagedAnswer(head string, ds []vault.Damaged, name string) answer {
 // transferText renders the progress of a download or upload.
 func transferText(verb, what string, p *vault.Progress) string {
 	done, total := p.Bytes.Load(), p.Total.Load()
-	s := fmt.Sprintf("%s %s: %s", verb, what, humanBytes(done))
+	s := fmt.Sprintf("%s %s: %s", verb, what, vault.HumanBytes(done))
 	if total > 0 {
-		s += fmt.Sprintf(" of %s (%d%%)", humanBytes(total), done*100/total)
+		s += fmt.Sprintf(" of %s (%d%%)", vault.HumanBytes(total), done*100/total)
 	}
 	s += fmt.Sprintf(", %d files", p.Files.Load())
 	if st := p.Stored.Load(); st > 0 {
-		s += ", " + humanBytes(st) + " stored"
+		s += ", " + vault.HumanBytes(st) + " stored"
 	}
 	return s
 }
@@ -95,7 +95,7 @@ func cmdDownload(c *call) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	done := fmt.Sprintf("✅ Restored %s into `%s` on the bot's host (%d files, %s).", what, dest, prog.Files.Load(), humanBytes(prog.Bytes.Load()))
+	done := fmt.Sprintf("✅ Restored %s into `%s` on the bot's host (%d files, %s).", what, dest, prog.Files.Load(), vault.HumanBytes(prog.Bytes.Load()))
 	if len(damaged) > 0 {
 		return damagedAnswer(done+fmt.Sprintf("\n⚠️ %d file(s) could not be read and were left out:", len(damaged)), damaged, "download-"+a.ID+".txt"), nil
 	}
@@ -159,7 +159,7 @@ func cmdUpload(c *call) (answer, error) {
 	}
 	c.b.host.notify(c.b.cfg.Notify, "discofs: archive finished", vault.FormatID(a.ID)+" "+a.Name)
 	return answer{text: fmt.Sprintf("✅ Archived `%s` as %s: %d files, %s, %s newly stored.",
-		clip(name, 80), vault.FormatID(a.ID), a.Files, humanBytes(a.Size), humanBytes(prog.Stored.Load()))}, nil
+		clip(name, 80), vault.FormatID(a.ID), a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(prog.Stored.Load()))}, nil
 }
 
 func confirmCleanup(c *call) (string, error) {
@@ -168,7 +168,7 @@ func confirmCleanup(c *call) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("Delete archive %s **%s** (%d files, %s)? Its card is marked deleted and the packs nothing else uses are deleted from the store. This cannot be undone.",
-		vault.FormatID(a.ID), clip(a.Name, 80), a.Files, humanBytes(a.Size)), nil
+		vault.FormatID(a.ID), clip(a.Name, 80), a.Files, vault.HumanBytes(a.Size)), nil
 }
 
 func cmdCleanup(c *call) (answer, error) {
@@ -197,7 +197,7 @@ func cmdGC(c *call) (answer, error) {
 
 func gcText(r *vault.GCReport) string {
 	s := fmt.Sprintf("Garbage collection freed %d pack(s) (%s), %d old manifest(s) and %d orphan(s); %d interrupted upload(s) abandoned.",
-		r.Packs, humanBytes(r.Bytes), r.Manifests, r.Orphans, r.Abandoned)
+		r.Packs, vault.HumanBytes(r.Bytes), r.Manifests, r.Orphans, r.Abandoned)
 	if r.OrphansSkipped {
 		s += " Unknown objects were kept: the store holds archives this index does not know (rebuild-index first)."
 	}

@@ -1,6 +1,10 @@
 package vault
 
-import "github.com/discofs/discofs/index"
+import (
+	"fmt"
+
+	"github.com/discofs/discofs/index"
+)
 
 // Status sums up a vault.
 type Status struct {
@@ -35,4 +39,18 @@ func (v *Vault) Status() (*Status, error) {
 		return nil
 	})
 	return s, err
+}
+
+// HumanBytes renders a byte count for people: "512 B", "1.5 MiB".
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -103,7 +103,7 @@ func runImportLegacy(ctx context.Context, e *env, args []string) error {
 			problems = append(problems, err)
 		default:
 			imported++
-			fmt.Fprintf(e.stdout, "%s %s: %d files, %s (v3.1, read-only)\n", vault.FormatID(a.ID), a.Name, a.Files, humanBytes(a.Size))
+			fmt.Fprintf(e.stdout, "%s %s: %d files, %s (v3.1, read-only)\n", vault.FormatID(a.ID), a.Name, a.Files, vault.HumanBytes(a.Size))
 		}
 	}
 	for _, p := range problems {
@@ -152,7 +152,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s %s: migrated to %s (%d files, %s)\n", vault.FormatID(old.ID), old.Name, vault.FormatID(a.ID), a.Files, humanBytes(a.Size))
+	fmt.Fprintf(e.stdout, "%s %s: migrated to %s (%d files, %s)\n", vault.FormatID(old.ID), old.Name, vault.FormatID(a.ID), a.Files, vault.HumanBytes(a.Size))
 	fmt.Fprintln(e.stdout, vault.FormatID(a.ID))
 	return nil
 }

@@ -57,7 +57,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		}
 		for _, a := range list {
 			fmt.Fprintf(w, "%-11s %-8s %6d files %10s  %s  %s\n", vault.FormatID(a.ID), a.Status, a.Files,
-				humanBytes(a.Size), a.Created.Local().Format("2006-01-02 15:04"), a.Name)
+				vault.HumanBytes(a.Size), a.Created.Local().Format("2006-01-02 15:04"), a.Name)
 		}
 		return nil
 	}

@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return json.NewEncoder(e.stdout).Encode(s)
 	}
 	fmt.Fprintf(e.stdout, "vault     %s\nstore     %s\narchives  %d\nfiles     %d (%s)\nstored    %s in %d packs\n",
-		s.VaultID, s.Store, s.Archives, s.Files, humanBytes(s.Size), humanBytes(s.Stored), s.Packs)
+		s.VaultID, s.Store, s.Archives, s.Files, vault.HumanBytes(s.Size), vault.HumanBytes(s.Stored), s.Packs)
 	if s.Last != nil {
 		fmt.Fprintf(e.stdout, "last      %s %s (%s)\n", vault.FormatID(s.Last.ID), s.Last.Name, s.Last.Created.Local().Format("2006-01-02 15:04"))
 	}
@@ -106,7 +106,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			what = fmt.Sprintf("%d chunks authenticated", rep.Chunks)
 		}
 		fmt.Fprintf(e.stdout, "checked %d archives, %d packs (%s), %s: %d damaged files\n",
-			rep.Archives, rep.Packs, humanBytes(rep.Bytes), what, len(rep.Damaged))
+			rep.Archives, rep.Packs, vault.HumanBytes(rep.Bytes), what, len(rep.Damaged))
 	}
 	if len(rep.Damaged) > 0 {
 		return exitError{exitFailure}
@@ -151,7 +151,7 @@ func runGC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "deleted %d packs (%s), %d old manifests, %d leftovers; cleaned %d interrupted puts\n",
-		rep.Packs, humanBytes(rep.Bytes), rep.Manifests, rep.Orphans, rep.Abandoned)
+		rep.Packs, vault.HumanBytes(rep.Bytes), rep.Manifests, rep.Orphans, rep.Abandoned)
 	if rep.OrphansSkipped {
 		fmt.Fprintln(e.stdout, "objects unknown to this index were kept: the store has archives this machine has not indexed")
 	}

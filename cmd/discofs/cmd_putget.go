@@ -63,7 +63,7 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	if asJSON {
 		return json.NewEncoder(e.stdout).Encode(a)
 	}
-	fmt.Fprintf(e.stdout, "%s: %d files, %s, %s newly stored\n", a.Name, a.Files, humanBytes(a.Size), humanBytes(prog.Stored.Load()))
+	fmt.Fprintf(e.stdout, "%s: %d files, %s, %s newly stored\n", a.Name, a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(prog.Stored.Load()))
 	fmt.Fprintln(e.stdout, vault.FormatID(a.ID))
 	return nil
 }

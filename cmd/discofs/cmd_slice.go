@@ -66,7 +66,7 @@ func runSlice(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: %d files, %s, sliced into %s\n", a.Name, a.Files, humanBytes(a.Size), args[1])
+	fmt.Fprintf(e.stdout, "%s: %d files, %s, sliced into %s\n", a.Name, a.Files, vault.HumanBytes(a.Size), args[1])
 	return nil
 }
 
@@ -108,7 +108,7 @@ func runPutSliced(ctx context.Context, e *env, c *common, dir string) error {
 	}
 	list, err := v.PutSliced(ctx, dir, pass)
 	for _, a := range list {
-		fmt.Fprintf(e.stdout, "%s: %d files, %s\n%s\n", a.Name, a.Files, humanBytes(a.Size), vault.FormatID(a.ID))
+		fmt.Fprintf(e.stdout, "%s: %d files, %s\n%s\n", a.Name, a.Files, vault.HumanBytes(a.Size), vault.FormatID(a.ID))
 	}
 	return err
 }

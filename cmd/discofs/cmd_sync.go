@@ -72,8 +72,8 @@ func printQueue(w io.Writer, s *vault.WritebackStatus) {
 	if elapsed > 0 {
 		rate = int64(float64(s.UploadedBytes) / elapsed)
 	}
-	fmt.Fprintf(w, "queue     %d files (%s), %d uploading, %d failed\n", s.Files, humanBytes(s.Bytes), s.Uploading, s.Failed)
-	fmt.Fprintf(w, "uploaded  %d files (%s, %s/s), %d commits\n", s.UploadedFiles, humanBytes(s.UploadedBytes), humanBytes(rate), s.Commits)
+	fmt.Fprintf(w, "queue     %d files (%s), %d uploading, %d failed\n", s.Files, vault.HumanBytes(s.Bytes), s.Uploading, s.Failed)
+	fmt.Fprintf(w, "uploaded  %d files (%s, %s/s), %d commits\n", s.UploadedFiles, vault.HumanBytes(s.UploadedBytes), vault.HumanBytes(rate), s.Commits)
 	if len(s.Dirty) > 0 {
 		fmt.Fprintf(w, "pending   %d archives with changes to commit\n", len(s.Dirty))
 	}

@@ -42,13 +42,13 @@ func showProgress(w io.Writer, verb string, p *vault.Progress) func() {
 func progressLine(verb string, p *vault.Progress, elapsed time.Duration) string {
 	bytes, total := p.Bytes.Load(), p.Total.Load()
 	rate := float64(bytes) / max(elapsed.Seconds(), 0.001)
-	line := fmt.Sprintf("%s %d files, %s", verb, p.Files.Load(), humanBytes(bytes))
+	line := fmt.Sprintf("%s %d files, %s", verb, p.Files.Load(), vault.HumanBytes(bytes))
 	if total > 0 {
 		frac := min(float64(bytes)/float64(total), 1)
 		const width = 24
 		fill := int(frac * width)
 		line = fmt.Sprintf("%s [%s%s] %3.0f%% %s of %s", verb, strings.Repeat("=", fill), strings.Repeat(" ", width-fill),
-			frac*100, humanBytes(bytes), humanBytes(total))
+			frac*100, vault.HumanBytes(bytes), vault.HumanBytes(total))
 	}
-	return fmt.Sprintf("%s, %s/s", line, humanBytes(int64(rate)))
+	return fmt.Sprintf("%s, %s/s", line, vault.HumanBytes(int64(rate)))
 }
