@@ -10,9 +10,11 @@ CONFIG   := $${DISCOFS_HOME:-$${XDG_CONFIG_HOME:-$$HOME/.config}/discofs}/config
 build:
 	$(GO) build -o $(BIN) ./cmd/discofs
 
-# Set up a vault on the local store the first time, then mount it at $(MOUNT).
+# Set up a vault the first time — on Discord when DISCORD_BOT_TOKEN and DISCOFS_CHANNEL are
+# set, else on the local store — then mount it at $(MOUNT).
 run: build
-	@test -f "$(CONFIG)" || $(BIN) init
+	@test -f "$(CONFIG)" || if [ -n "$$DISCORD_BOT_TOKEN" ] && [ -n "$$DISCOFS_CHANNEL" ]; then \
+		$(BIN) init --store discord --channel "$$DISCOFS_CHANNEL"; else $(BIN) init; fi
 	mkdir -p "$(MOUNT)"
 	$(BIN) mount "$(MOUNT)"
 
