@@ -65,6 +65,13 @@ func TestDiscordEndToEnd(t *testing.T) {
 	if r := other.noToken(other.ok(other.initArgs()...)); !strings.Contains(r.stdout, "joined vault") {
 		t.Fatalf("second init: %s", r.stdout)
 	}
+	// It has no local state but its config: rebuild-index brings the archive back whole.
+	if r := other.noToken(other.ok("rebuild-index")); !strings.Contains(r.stdout, "indexed 1 archives") {
+		t.Fatalf("rebuild-index on the second machine: %s", r.stdout)
+	}
+	dest2 := filepath.Join(t.TempDir(), "out")
+	other.noToken(other.ok("get", id, dest2))
+	diffTrees(t, src, dest2)
 
 	// A pack message deleted by hand is reported by verify, naming the archive.
 	msgs, err := sess.ChannelMessages(threadOf(t, c, id), 100, "", "", "")
