@@ -30,6 +30,7 @@ var (
 	_ = (fs.NodeListxattrer)((*node)(nil))
 	_ = (fs.NodeSetattrer)((*node)(nil))
 	_ = (fs.NodeWriter)((*node)(nil))
+	_ = (fs.NodeAllocater)((*node)(nil))
 	_ = (fs.NodeCreater)((*node)(nil))
 	_ = (fs.NodeMkdirer)((*node)(nil))
 	_ = (fs.NodeMknoder)((*node)(nil))

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"os"
 	"path"
 	"syscall"
 
@@ -108,14 +109,25 @@ func (d *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 // Getattr describes a node from its index record.
 func (d *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.fsys.attr(d.current(), d.StableAttr().Ino, &out.Attr)
-	if h, ok := f.(*handle); ok && h.sf != nil {
-		// Open for writing: the spool file is the truth, whatever the index says.
-		if st, err := h.sf.Stat(); err == nil {
+	// go-fuse passes any open handle of the node, since the kernel passes none on fstat.
+	// An open spool file is the truth whatever the index says, and the only one left
+	// once the file is unlinked and its spool gone from the spool directory.
+	if h, ok := f.(*handle); ok {
+		var st os.FileInfo
+		if h.sf != nil {
+			st, _ = h.sf.Stat()
+		} else if f, _ := h.source(d); f != nil {
+			st, _ = f.Stat()
+		}
+		if st != nil {
 			out.Size = uint64(st.Size())
 			out.Blocks = (out.Size + 511) / 512
 			mt := st.ModTime()
-			out.SetTimes(nil, &mt, &mt)
+			out.SetTimes(&mt, &mt, &mt)
 		}
+	}
+	if _, parent := d.Parent(); parent == nil {
+		out.Nlink = 0 // unlinked or replaced by a rename, and still open
 	}
 	if d.fsys.wr != nil && d.n.Type == index.TypeFile {
 		out.SetTimeout(writeAttrTimeout)

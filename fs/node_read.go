@@ -35,7 +35,9 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)
 		if err == nil {
-			return &handle{spool: f, n: n}, 0, 0
+			h := &handle{n: n}
+			h.setSpool(f)
+			return h, 0, 0
 		}
 		// Committed since it was looked up: its spool is gone.
 		n = d.current()
@@ -53,7 +55,7 @@ func (d *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64
 	if !ok {
 		h = &handle{n: d.n}
 	}
-	n, err := h.readAt(ctx, d.fsys, dest, off)
+	n, err := h.readAt(ctx, d, dest, off)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		return fuse.ReadResultData(dest[:n]), 0

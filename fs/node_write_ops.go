@@ -68,6 +68,19 @@ func (d *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int6
 	return uint32(n), 0
 }
 
+// Allocate reserves or punches space in a file open for writing, as fallocate(2) does on
+// its spool file.
+func (d *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, mode uint32) syscall.Errno {
+	h, ok := f.(*handle)
+	if !ok || h.sf == nil {
+		if d.fsys.wr == nil {
+			return syscall.EROFS
+		}
+		return syscall.EBADF
+	}
+	return d.fsys.errno(h.sf.Allocate(int64(off), int64(size), mode), "fallocate", d.archive.ID, d.path())
+}
+
 // Create makes a new file in the spool.
 func (d *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	if d.fsys.wr == nil {
@@ -204,8 +217,8 @@ func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	switch {
 	case h.sf != nil:
 		return d.fsys.errno(h.sf.Release(d.path()), "release", d.archive.ID, d.path())
-	case h.spool != nil:
-		h.spool.Close()
+	default:
+		h.close()
 	}
 	return 0
 }

@@ -6,6 +6,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -140,20 +141,80 @@ func (d *node) entry(ctx context.Context, c index.Node, out *fuse.EntryOut) *fs.
 	return d.NewInode(ctx, child, fs.StableAttr{Mode: typeBits(c.Type), Ino: c.Ino})
 }
 
-// handle is an open file: a spool file open for writing, a spool file open for reading,
-// or a committed file read through the vault.
+// handle is an open file: a spool file open for writing, or a file open for reading,
+// whose bytes are in its spool while it is queued and in the store once committed.
 type handle struct {
-	sf    *vault.SpoolFile
-	spool *os.File
-	n     index.Node
+	sf *vault.SpoolFile
+	// mu guards what a reading handle reads from, which follows the file: another
+	// descriptor or a truncate by path can queue a committed file, and a commit can
+	// move a queued one to the store.
+	mu        sync.Mutex
+	spool     *os.File
+	spoolInfo os.FileInfo
+	n         index.Node
 }
 
-func (h *handle) readAt(ctx context.Context, f *filesys, p []byte, off int64) (int, error) {
-	switch {
-	case h.sf != nil:
-		return h.sf.ReadAt(p, off)
-	case h.spool != nil:
-		return h.spool.ReadAt(p, off)
+// source says where a reading handle's bytes are now: an open spool file, or (file nil)
+// the committed node n. A node unlinked or replaced while open keeps what it had.
+func (h *handle) source(d *node) (file *os.File, n index.Node) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	wr := d.fsys.wr
+	if wr == nil {
+		return nil, h.n
 	}
-	return f.src.ReadAt(ctx, h.n, p, off)
+	if _, parent := d.Parent(); parent == nil {
+		return h.spool, h.n
+	}
+	ino := d.StableAttr().Ino
+	if _, queued := wr.State(ino); queued {
+		if h.spool != nil {
+			// A spool file lasts from the first write after a commit to the next commit;
+			// one opened earlier holds older bytes.
+			if st, err := os.Stat(wr.SpoolDir() + "/" + uitoa(ino)); err == nil && os.SameFile(st, h.spoolInfo) {
+				return h.spool, h.n
+			}
+		}
+		if f, err := wr.OpenSpool(ino); err == nil {
+			if st, err := f.Stat(); err == nil {
+				if h.spool != nil {
+					h.spool.Close()
+				}
+				h.spool, h.spoolInfo = f, st
+				return f, h.n
+			}
+			f.Close()
+		}
+		// Committed since, or still being copied up: the store has the bytes.
+	}
+	if n := d.current(); n.Ino == ino && n.Type == index.TypeFile && n.State == index.StateCommitted {
+		h.n = n
+	}
+	return nil, h.n
+}
+
+// setSpool makes a reading handle start from an open spool file.
+func (h *handle) setSpool(f *os.File) {
+	h.spool = f
+	h.spoolInfo, _ = f.Stat()
+}
+
+func (h *handle) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.spool != nil {
+		h.spool.Close()
+		h.spool = nil
+	}
+}
+
+func (h *handle) readAt(ctx context.Context, d *node, p []byte, off int64) (int, error) {
+	if h.sf != nil {
+		return h.sf.ReadAt(p, off)
+	}
+	f, n := h.source(d)
+	if f != nil {
+		return f.ReadAt(p, off)
+	}
+	return d.fsys.src.ReadAt(ctx, n, p, off)
 }

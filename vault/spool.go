@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/discofs/discofs/index"
@@ -44,6 +45,19 @@ func (s *SpoolFile) Truncate(size int64) error {
 	err := s.f.Truncate(size)
 	s.it.gen.Add(1)
 	return err
+}
+
+// Allocate is fallocate(2) on the spool file: mode 0 reserves space (ENOSPC now rather
+// than at a later write), FALLOC_FL_KEEP_SIZE does so without growing the file, and
+// FALLOC_FL_PUNCH_HOLE zeroes a range.
+func (s *SpoolFile) Allocate(off, size int64, mode uint32) error {
+	s.it.gen.Add(1)
+	err := syscall.Fallocate(int(s.f.Fd()), mode, off, size)
+	s.it.gen.Add(1)
+	if err != nil {
+		return &os.PathError{Op: "fallocate", Path: s.f.Name(), Err: err}
+	}
+	return nil
 }
 
 // Stat describes the spool file (size and modification time are the file's).

@@ -154,17 +154,22 @@ func (w *Writeback) runUpload(ctx context.Context, j *job) error {
 		if f == nil || w.items[it.Ino] != it {
 			continue // removed meanwhile, or missing
 		}
-		it.force = false
 		if it.gen.Load() != j.gens[i] {
-			// Written while it was read: what was read is not the file.
+			// Written while it was read: what was read is not the file. An fsync waiting
+			// on it (force, possibly set while this upload ran) still needs an upload.
 			it.state = index.StateQueued
-			if it.open == 0 {
+			switch {
+			case it.open == 0:
 				w._schedule(it, now.Add(w.opts.Delay))
-			} else {
+			case it.force:
+				it.state = index.StateLocal
+				w._schedule(it, now)
+			default:
 				it.state = index.StateLocal
 			}
 			continue
 		}
+		it.force = false
 		it.uploaded, it.upGen, it.upChunks, it.upSize = true, j.gens[i], f.node.Chunks, f.node.Size
 		it.Attempts, it.LastErr, it.failedSinceRelease = 0, "", false
 		w.stats.UploadedFiles++

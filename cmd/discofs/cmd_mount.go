@@ -80,6 +80,8 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		}
 		defer stopControl()
 		opts.Writer = wb
+		bf.queue = wb.Status
+		bf.retry = wb.RetryFailed
 	}
 	srv, err := dfs.Mount(mnt, v.Vault, opts)
 	if err != nil {

@@ -146,3 +146,57 @@ func TestMountSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+// TestMountKeepsNoDescriptors runs rounds of copy-in, sync and reads through a subprocess
+// mount and counts the mount process's open descriptors after each: after a first round
+// has warmed every pool and cache, the count must not grow.
+func TestMountKeepsNoDescriptors(t *testing.T) {
+	c := newCLI(t)
+	mnt := t.TempDir()
+	m := c.startMount(mnt)
+	defer func() {
+		m.Process.Signal(syscall.SIGINT)
+		m.Wait()
+	}()
+	arch := filepath.Join(mnt, "fds")
+	if err := os.Mkdir(arch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", m.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	round := func(r int) {
+		want := map[string][]byte{}
+		for i := range 20 {
+			name := filepath.Join(arch, fmt.Sprintf("r%d", r), fmt.Sprintf("f%02d", i))
+			b := make([]byte, rng.Intn(300<<10))
+			rng.Read(b)
+			os.MkdirAll(filepath.Dir(name), 0o755)
+			if err := os.WriteFile(name, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want[name] = b
+		}
+		c.ok("sync", "--timeout", "60s")
+		for name, b := range want {
+			got, err := os.ReadFile(name)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("%s: %d bytes, %v; want %d", name, len(got), err, len(b))
+			}
+		}
+	}
+	round(0)
+	before := fds()
+	for r := 1; r <= 2; r++ {
+		round(r)
+	}
+	if after := fds(); after > before {
+		t.Errorf("the mount process holds %d descriptors after more rounds, %d after the first", after, before)
+	}
+	t.Logf("descriptors: %d after the first round, %d after two more", before, fds())
+}
