@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/discofs/discofs/discord/emulator"
 	"github.com/discofs/discofs/discord/emulator/emulatortest"
@@ -44,35 +41,10 @@ func TestBotCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(binary, "bot", "--discord-api", info.API, "--channel", info.ChannelID,
+	d, ok := c.startDaemon("serving; stop with Ctrl-C", "bot", "--discord-api", info.API, "--channel", info.ChannelID,
 		"--token-file", tokenFile, "--allow", info.MemberID, "--download-dir", t.TempDir(), "--legacy-passphrase-file", passFile)
-	cmd.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var log bytes.Buffer
-	serving, drained := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "serving; stop with Ctrl-C") && !once {
-				once = true
-				close(serving)
-			}
-		}
-	}()
-	select {
-	case <-serving:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the bot did not start")
+	if !ok {
+		t.Fatalf("the bot did not start:\n%s", d.Log())
 	}
 
 	for command, want := range map[string]string{
@@ -94,18 +66,17 @@ func TestBotCommand(t *testing.T) {
 		}
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := d.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	<-drained // the pipe must be read to its end before Wait
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("discofs bot after SIGINT: %v\n%s", err, log.String())
+	if err := d.Wait(); err != nil {
+		t.Errorf("discofs bot after SIGINT: %v\n%s", err, d.Log())
 	}
-	if strings.Contains(log.String(), info.Token) || strings.Contains(log.String(), c.pass) || strings.Contains(log.String(), legacyPass) {
+	if log := d.Log(); strings.Contains(log, info.Token) || strings.Contains(log, c.pass) || strings.Contains(log, legacyPass) {
 		t.Error("the bot printed a secret")
 	}
-	if !strings.Contains(log.String(), "command=status") {
-		t.Errorf("the command is not logged:\n%s", log.String())
+	if !strings.Contains(d.Log(), "command=status") {
+		t.Errorf("the command is not logged:\n%s", d.Log())
 	}
 }
 

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/discofs/discofs/discord/emulator"
 	"github.com/discofs/discofs/discord/emulator/emulatortest"
@@ -29,36 +26,9 @@ func TestMountWithBot(t *testing.T) {
 		t.Fatal(err)
 	}
 	mnt := t.TempDir()
-	cmd := exec.Command(binary, "mount", "--bot", "--discord-api", info.API, "--channel", info.ChannelID,
-		"--token-file", tokenFile, "--allow", info.MemberID, mnt)
-	cmd.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); syscall.Unmount(mnt, syscall.MNT_DETACH) })
-	var log bytes.Buffer
-	mounted, drained := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "mounted at") && !once {
-				once = true
-				close(mounted)
-			}
-		}
-	}()
-	select {
-	case <-mounted:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the mount did not start:\n%s", log.String())
-	}
+	d := c.startMount(mnt, "--bot", "--discord-api", info.API, "--channel", info.ChannelID,
+		"--token-file", tokenFile, "--allow", info.MemberID)
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
 
 	if err := os.Mkdir(filepath.Join(mnt, "notes"), 0o755); err != nil {
 		t.Fatal(err)
@@ -81,14 +51,13 @@ func TestMountWithBot(t *testing.T) {
 		t.Errorf("/status beside the mount: %d %s", resp.StatusCode, out)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := d.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	<-drained
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("discofs mount --bot after SIGINT: %v\n%s", err, log.String())
+	if err := d.Wait(); err != nil {
+		t.Fatalf("discofs mount --bot after SIGINT: %v\n%s", err, d.Log())
 	}
-	if strings.Contains(log.String(), info.Token) {
+	if strings.Contains(d.Log(), info.Token) {
 		t.Error("the token was printed")
 	}
 	dest := filepath.Join(t.TempDir(), "out")

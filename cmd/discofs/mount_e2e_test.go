@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,47 +15,16 @@ import (
 
 // startMount runs `discofs mount` and waits for its ready line. A mount that cannot start
 // fails the test in CI and skips it elsewhere.
-func (c *cli) startMount(mnt string, extra ...string) *exec.Cmd {
+func (c *cli) startMount(mnt string, extra ...string) *daemon {
 	c.t.Helper()
-	cmd := exec.Command(binary, append(append([]string{"mount"}, extra...), mnt)...)
-	cmd.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		c.t.Fatal(err)
+	d, ok := c.startDaemon("mounted at ", append(append([]string{"mount"}, extra...), mnt)...)
+	if ok {
+		return d
 	}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	var log strings.Builder
-	var mu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			log.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if strings.HasPrefix(sc.Text(), "mounted at ") {
-				ready <- sc.Text()
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case _, ok := <-ready:
-		if ok {
-			return cmd
-		}
-	case <-time.After(30 * time.Second):
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	mu.Lock()
-	defer mu.Unlock()
 	if os.Getenv("CI") == "true" {
-		c.t.Fatalf("mount did not start:\n%s", log.String())
+		c.t.Fatalf("mount did not start:\n%s", d.Log())
 	}
-	c.t.Skipf("cannot mount here:\n%s", log.String())
+	c.t.Skipf("cannot mount here:\n%s", d.Log())
 	return nil
 }
 
