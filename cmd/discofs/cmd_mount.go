@@ -18,7 +18,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--read-only] [--allow-other] [--debug] [--bot [bot flags]] MOUNTPOINT",
+		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -33,9 +33,11 @@ const unmountTries = 10
 
 func runMount(ctx context.Context, e *env, args []string) error {
 	var c common
-	var readOnly, allowOther, debug, withBot bool
+	var readOnly, allowOther, debug, withBot, daemon bool
 	var bf botFlags
+	cmdline := args
 	fl := newFlags("mount", e, &c)
+	fl.BoolVar(&daemon, "daemon", false, "serve in the background; return once the mount is ready")
 	fl.BoolVar(&withBot, "bot", false, "also run the Discord bot on this vault (see 'discofs bot -h' for its flags)")
 	addBotFlags(fl, &bf)
 	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
@@ -51,6 +53,9 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	mnt, err := filepath.Abs(args[0])
 	if err != nil {
 		return err
+	}
+	if daemon {
+		return daemonize(e, &c, mnt, withoutFlag(cmdline, "daemon"))
 	}
 	v, err := c.openVault(ctx, e, false)
 	if err != nil {
@@ -97,6 +102,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		defer wait()
 	}
 	fmt.Fprintf(e.stderr, "mounted at %s\n", mnt)
+	signalReady(e)
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
 	select {

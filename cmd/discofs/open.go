@@ -31,6 +31,9 @@ func (c *common) paths(e *env) (vault.Paths, error) {
 
 // passphrase reads the passphrase from the file flag, the environment or the terminal.
 func (c *common) passphrase(e *env, prompt string, confirm bool) (string, error) {
+	if p, ok, err := passphraseFromFD(e); ok || err != nil {
+		return p, err // handed over by 'mount --daemon'
+	}
 	return readSecret(e, c.passphraseFile, "DISCOFS_PASSPHRASE", prompt, confirm)
 }
 
