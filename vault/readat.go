@@ -235,6 +235,8 @@ type readCache struct {
 	bytes int64
 	limit int64
 	offs  map[offKey][]int64
+	// hits and misses count segment lookups, for metrics.
+	hits, misses int64
 }
 
 func newReadCache(limit int64) *readCache {
@@ -246,8 +248,10 @@ func (rc *readCache) get(k segKey) []byte {
 	defer rc.mu.Unlock()
 	e, ok := rc.segs[k]
 	if !ok {
+		rc.misses++
 		return nil
 	}
+	rc.hits++
 	rc.lru.MoveToFront(e)
 	return e.Value.(*segEntry).data
 }
@@ -291,3 +295,10 @@ func (rc *readCache) offsets(n index.Node) []int64 {
 }
 
 func (v *Vault) readCache() *readCache { return v.reads }
+
+// ReadCacheStats reports how often a read found a segment in memory, and how often not.
+func (v *Vault) ReadCacheStats() (hits, misses int64) {
+	v.reads.mu.Lock()
+	defer v.reads.mu.Unlock()
+	return v.reads.hits, v.reads.misses
+}

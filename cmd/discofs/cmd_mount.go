@@ -18,7 +18,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--bot [bot flags]] MOUNTPOINT",
+		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -34,10 +34,12 @@ const unmountTries = 10
 func runMount(ctx context.Context, e *env, args []string) error {
 	var c common
 	var readOnly, allowOther, debug, withBot, daemon bool
+	var metricsAddr string
 	var bf botFlags
 	cmdline := args
 	fl := newFlags("mount", e, &c)
 	fl.BoolVar(&daemon, "daemon", false, "serve in the background; return once the mount is ready")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics")
 	fl.BoolVar(&withBot, "bot", false, "also run the Discord bot on this vault (see 'discofs bot -h' for its flags)")
 	addBotFlags(fl, &bf)
 	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
@@ -87,6 +89,13 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		opts.Writer = wb
 		bf.queue = wb.Status
 		bf.retry = wb.RetryFailed
+	}
+	if metricsAddr != "" {
+		stopMetrics, err := serveMetrics(metricsAddr, v, wb)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
 	srv, err := dfs.Mount(mnt, v.Vault, opts)
 	if err != nil {

@@ -91,7 +91,7 @@ func openStore(ctx context.Context, spec string, opts map[string]string) (chunks
 		if err != nil {
 			return nil, nil, err
 		}
-		var s chunkstore.Store = chunkstore.NewLimit(d, 4, 16)
+		var s chunkstore.Store = chunkstore.NewLimit(chunkstore.NewMetrics(d), 4, 16)
 		s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
 		return s, vault.RecordCatalog(d), nil
 	case "discord":

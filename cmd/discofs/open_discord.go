@@ -67,7 +67,7 @@ func openDiscord(ctx context.Context, channel string, opts map[string]string) (c
 	}
 	// Two uploads per lane keep every lane busy and let the store put two packs in one
 	// message; loads go to the CDN, not the API.
-	var s chunkstore.Store = chunkstore.NewLimit(d, 2*lanes, 16)
+	var s chunkstore.Store = chunkstore.NewLimit(chunkstore.NewMetrics(d), 2*lanes, 16)
 	s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
 	return s, d, nil
 }
