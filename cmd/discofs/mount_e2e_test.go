@@ -129,12 +129,21 @@ func TestMountKeepsNoDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewSource(1))
+	// Descriptors into the index are left out: badger opens table files as the index grows.
+	index := filepath.Join(c.home, "index") + "/"
 	fds := func() int {
-		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", m.Process.Pid))
+		dir := fmt.Sprintf("/proc/%d/fd", m.Process.Pid)
+		ents, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(ents)
+		n := 0
+		for _, e := range ents {
+			if target, _ := os.Readlink(filepath.Join(dir, e.Name())); !strings.HasPrefix(target, index) {
+				n++
+			}
+		}
+		return n
 	}
 	round := func(r int) {
 		want := map[string][]byte{}
@@ -161,7 +170,12 @@ func TestMountKeepsNoDescriptors(t *testing.T) {
 	for r := 1; r <= 2; r++ {
 		round(r)
 	}
-	if after := fds(); after > before {
+	after := fds()
+	// The control connection of the last sync may take a moment to close.
+	for deadline := time.Now().Add(5 * time.Second); after > before && time.Now().Before(deadline); after = fds() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after > before {
 		t.Errorf("the mount process holds %d descriptors after more rounds, %d after the first", after, before)
 	}
 	t.Logf("descriptors: %d after the first round, %d after two more", before, fds())
