@@ -2,8 +2,10 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/discofs/discofs/discord/emulator"
@@ -129,4 +131,38 @@ func TestDiscordInitErrors(t *testing.T) {
 		t.Fatalf("init on an unknown channel: exit %d\n%s", r.code, r.stderr)
 	}
 	c.noToken(c.fails(exitUsage, "init", "--store", "discord"))
+}
+
+// TestDiscordMount copies a tree into a mount of a Discord vault, syncs, unmounts, and
+// then, with all local state but the config gone, rebuilds the index from the channel and
+// reads every file back through a new mount.
+func TestDiscordMount(t *testing.T) {
+	srv, _ := emulatortest.Start(t, emulator.FastConfig())
+	c := newDiscordCLI(t, srv)
+	c.noToken(c.ok(c.initArgs()...))
+	src := t.TempDir()
+	writeTree(t, src)
+	mnt := t.TempDir()
+	m := c.startMount(mnt)
+	if out, err := exec.Command("cp", "-a", src+"/.", filepath.Join(mnt, "copied")+"/").CombinedOutput(); err != nil {
+		// cp -a into a directory that does not exist yet makes it: the archive.
+		t.Fatalf("cp into the mount: %v\n%s", err, out)
+	}
+	c.noToken(c.ok("sync", "--timeout", "60s"))
+	m.Process.Signal(syscall.SIGINT)
+	if err := m.Wait(); err != nil {
+		t.Fatalf("unmount: %v\n%s", err, m.Log())
+	}
+	for _, dir := range []string{"index", "spool", "cache"} {
+		os.RemoveAll(filepath.Join(c.home, dir))
+	}
+	if r := c.noToken(c.ok("rebuild-index")); !strings.Contains(r.stdout, "indexed 1 archives") {
+		t.Fatalf("rebuild-index: %s", r.stdout)
+	}
+	m = c.startMount(mnt, "--read-only")
+	defer func() {
+		m.Process.Signal(syscall.SIGINT)
+		m.Wait()
+	}()
+	diffTrees(t, src, filepath.Join(mnt, "copied"))
 }
