@@ -163,3 +163,19 @@ func damagedPaths(ds []Damaged) string {
 	sort.Strings(s)
 	return strings.Join(s, ",")
 }
+
+// reopenWith closes the vault and opens it again with other options.
+func (tv *testVault) reopenWith(t *testing.T, o Options) {
+	t.Helper()
+	tv.Vault.Close()
+	master, err := Unlock(tv.cfg, "pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Open(context.Background(), tv.paths, tv.cfg, master, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv.Vault = v
+	t.Cleanup(func() { v.Close() })
+}

@@ -168,6 +168,13 @@ func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Locatio
 	ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 	defer cancel()
 	spanOff, spanLen := hdr.SegmentSpan(lo, hi)
+	if buf := v.cachedSpan(id, lo, hi); buf != nil {
+		plain, err := v.data.OpenSegments(make([]byte, 0, (hi-lo+1)*hdr.SegSize), id, loc.Header, lo, buf)
+		if err == nil {
+			return rc.keep(id, hdr, lo, hi, plain), nil
+		}
+		// A damaged cache file is only a miss: the store has the segments.
+	}
 	buf := make([]byte, spanLen)
 	err := v.store.Load(ctx, loc.Pack, int(spanLen), loc.Offset+spanOff, func(rd io.Reader) error {
 		_, err := io.ReadFull(rd, buf)
@@ -180,6 +187,12 @@ func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Locatio
 	if err != nil {
 		return segFetch{}, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
 	}
+	v.cacheSpan(id, hdr, lo, hi, buf)
+	return rc.keep(id, hdr, lo, hi, plain), nil
+}
+
+// keep splits the plaintext of segments lo..hi into the memory cache.
+func (rc *readCache) keep(id chunkstore.ID, hdr chunkstore.FrameHeader, lo, hi int, plain []byte) segFetch {
 	f := segFetch{first: lo}
 	for k := lo; k <= hi; k++ {
 		n := min(hdr.SegSize, len(plain))
@@ -189,7 +202,7 @@ func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Locatio
 		f.segs = append(f.segs, s)
 		rc.put(segKey{id, k}, s)
 	}
-	return f, nil
+	return f
 }
 
 // segKey names one segment of one chunk.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ type Options struct {
 	Workers int
 	// CardNames puts file names on archive cards.
 	CardNames bool
+	// FrameCacheBytes bounds the on-disk cache of fetched frame segments (kept sealed, in
+	// Paths.Cache); 0 keeps none.
+	FrameCacheBytes int64
 	// Legacy fetches the chunks of v3.1 archives kept outside a folder (in Discord); nil
 	// reads only v3.1 archives imported from a folder.
 	Legacy LegacyFetcher
@@ -55,6 +59,7 @@ type Vault struct {
 	log     *slog.Logger
 	reads   *readCache
 	ahead   *readAhead
+	frames  *frameCache // nil without a disk cache
 	legacy  *legacyKeys // PBKDF2 keys of v3.1 chunks, by salt; shared by the process's vaults
 	// life ends when the vault closes; shared fetches run on it, not on a caller's context.
 	life context.Context
@@ -147,6 +152,11 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	}
 	if v.meta, err = chunkstore.NewCodec(keys.Manifest); err != nil {
 		return nil, err
+	}
+	if opts.FrameCacheBytes > 0 {
+		if v.frames, err = openFrameCache(filepath.Join(paths.Cache, "frames"), opts.FrameCacheBytes); err != nil {
+			return nil, err
+		}
 	}
 	v.ids = chunkstore.NewIDKey(keys.ID)
 	if err := os.MkdirAll(paths.IndexDir(), 0o700); err != nil {

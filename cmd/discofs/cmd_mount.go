@@ -18,7 +18,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
+		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--cache-size SIZE] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -34,12 +34,13 @@ const unmountTries = 10
 func runMount(ctx context.Context, e *env, args []string) error {
 	var c common
 	var readOnly, allowOther, debug, withBot, daemon bool
-	var metricsAddr string
+	var metricsAddr, cacheSize string
 	var bf botFlags
 	cmdline := args
 	fl := newFlags("mount", e, &c)
 	fl.BoolVar(&daemon, "daemon", false, "serve in the background; return once the mount is ready")
 	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics")
+	fl.StringVar(&cacheSize, "cache-size", "1G", "bound of the on-disk cache of fetched segments (kept encrypted; 0: none)")
 	fl.BoolVar(&withBot, "bot", false, "also run the Discord bot on this vault (see 'discofs bot -h' for its flags)")
 	addBotFlags(fl, &bf)
 	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
@@ -54,6 +55,9 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	}
 	mnt, err := filepath.Abs(args[0])
 	if err != nil {
+		return err
+	}
+	if c.frameCache, err = parseSize(cacheSize); err != nil {
 		return err
 	}
 	if daemon {

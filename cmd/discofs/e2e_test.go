@@ -362,3 +362,16 @@ func TestRebuildIndex(t *testing.T) {
 	c.ok("get", id, dest)
 	diffTrees(t, src, dest)
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "4096": 4096, "512M": 512 << 20, "1G": 1 << 30, "2GiB": 2 << 30, "64k": 64 << 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-1", "1X"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) succeeded", bad)
+		}
+	}
+}

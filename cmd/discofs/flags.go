@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 )
 
@@ -12,6 +13,8 @@ type common struct {
 	home           string
 	passphraseFile string
 	verbose        bool
+	// frameCache bounds the on-disk cache of fetched segments (the mount's --cache-size).
+	frameCache int64
 }
 
 // newFlags makes a command's flag set with the common flags on it.
@@ -73,4 +76,27 @@ func needArgs(args []string, lo, hi int) error {
 		return usagef("too many arguments: %s", strings.Join(args[hi:], " "))
 	}
 	return nil
+}
+
+// parseSize reads a byte count such as 1073741824, 512M, 1G or 1GiB.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		case 'T':
+			mult, t = 1<<40, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 {
+		return 0, usagef("%q is not a size (like 512M or 2G)", s)
+	}
+	return v * mult, nil
 }

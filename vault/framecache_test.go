@@ -1,0 +1,75 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/discofs/discofs/chunkstore"
+)
+
+// Segments read once come back from the disk cache after a restart, even with the store
+// gone; a damaged cache file is fetched again; the cache stays within its bound.
+func TestFrameCacheSurvivesRestart(t *testing.T) {
+	tv, src, a := putTree(t)
+	ctx := context.Background()
+	tv.opts.FrameCacheBytes = 64 << 20
+	tv.reopenWith(t, tv.opts)
+	n, _ := tv.Index().GetNode(a.ID, "/big.bin")
+	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
+	p := make([]byte, 300<<10)
+	if _, err := tv.ReadAt(ctx, n, p, 2<<20); err != nil {
+		t.Fatal(err)
+	}
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Times: -1, Err: chunkstore.Classify(chunkstore.Permanent, os.ErrClosed)})
+	tv.reopenWith(t, tv.opts)
+	q := make([]byte, len(p))
+	if _, err := tv.ReadAt(ctx, n, q, 2<<20); err != nil || !bytes.Equal(q, want[2<<20:2<<20+len(q)]) {
+		t.Fatalf("read from the disk cache with the store down: %v", err)
+	}
+	// Flip a byte in every cache file: each is a miss, and with the store down an error,
+	// never wrong bytes.
+	dir := filepath.Join(tv.paths.Cache, "frames")
+	files := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 1
+			os.WriteFile(p, b, 0o600)
+			files++
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Fatal("nothing was cached on disk")
+	}
+	tv.reopenWith(t, tv.opts)
+	if _, err := tv.ReadAt(ctx, n, q, 2<<20); err == nil {
+		t.Fatal("a damaged cache with the store down gave bytes")
+	}
+	// A small bound evicts.
+	tv.fault = chunkstore.NewFault(tv.mem)
+	tv.opts.Store = tv.fault
+	tv.opts.FrameCacheBytes = 200 << 10
+	tv.reopenWith(t, tv.opts)
+	for off := int64(0); off < int64(len(want)); off += int64(len(p)) {
+		k, err := tv.ReadAt(ctx, n, p, off)
+		if err != nil && k == 0 || !bytes.Equal(p[:k], want[off:off+int64(k)]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	var size int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			info, _ := d.Info()
+			size += info.Size()
+		}
+		return nil
+	})
+	if size > 200<<10 {
+		t.Fatalf("the cache holds %d bytes, over its 200 KiB bound", size)
+	}
+}
