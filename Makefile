@@ -36,7 +36,9 @@ test-long:
 
 # Benchmarks: go test -bench for the packages, then the end-to-end report.
 bench: build
+	@command -v fio >/dev/null && command -v gocryptfs >/dev/null || apt-get install -y -qq fio gocryptfs
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./chunkstore/ ./vault/ ./discord/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./cmd/discofs/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpenFrame -fuzztime 60s ./chunkstore/

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// BenchmarkFio runs fio through a discofs mount (local store), through gocryptfs and on
+// the raw disk in the same run, and prints them side by side: sequential write and read
+// of a file (warm, and cold after dropping caches and remounting) and 4 KiB random reads.
+// fio and gocryptfs are Debian packages (make bench installs them when missing); the size
+// is DISCOFS_FIO_SIZE (default 1G).
+func BenchmarkFio(b *testing.B) {
+	for _, tool := range []string{"fio", "gocryptfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("%s is not installed (apt-get install fio gocryptfs)", tool)
+		}
+	}
+	size := os.Getenv("DISCOFS_FIO_SIZE")
+	if size == "" {
+		size = "1G"
+	}
+	bin := filepath.Join(b.TempDir(), "discofs")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	type target struct {
+		name          string
+		dir           string
+		mount, umount func() // nil for the raw disk
+	}
+	raw := b.TempDir()
+
+	// gocryptfs over a folder of its own.
+	gcCipher, gcPlain := b.TempDir(), b.TempDir()
+	pw := filepath.Join(b.TempDir(), "pw")
+	os.WriteFile(pw, []byte("bench"), 0o600)
+	if out, err := exec.Command("gocryptfs", "-init", "-quiet", "-passfile", pw, gcCipher).CombinedOutput(); err != nil {
+		b.Fatalf("gocryptfs -init: %v\n%s", err, out)
+	}
+	gcMount := func() {
+		if out, err := exec.Command("gocryptfs", "-quiet", "-passfile", pw, gcCipher, gcPlain).CombinedOutput(); err != nil {
+			b.Fatalf("gocryptfs: %v\n%s", err, out)
+		}
+	}
+	gcUmount := func() { syscall.Unmount(gcPlain, 0) }
+
+	// discofs on the local store.
+	env := append(os.Environ(), "DISCOFS_HOME="+b.TempDir(), "DISCOFS_PASSPHRASE=bench")
+	run := func(args ...string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("discofs %v: %v\n%s", args, err, out)
+		}
+	}
+	run("init", "--kdf-memory", "8", "--kdf-time", "1")
+	dMnt := b.TempDir()
+	dMount := func() { run("mount", "--daemon", dMnt) }
+	dUmount := func() {
+		run("unmount", dMnt)
+		for i := 0; i < 100 && mounted(dMnt); i++ {
+			exec.Command("sleep", "0.1").Run()
+		}
+	}
+	dMount()
+	os.Mkdir(filepath.Join(dMnt, "bench"), 0o755)
+	dUmount()
+
+	targets := []target{
+		{"raw disk", raw, nil, nil},
+		{"gocryptfs", gcPlain, gcMount, gcUmount},
+		{"discofs", filepath.Join(dMnt, "bench"), dMount, dUmount},
+	}
+	type row struct {
+		write, readWarm, readCold, iops, p99 float64
+	}
+	rows := map[string]row{}
+	for range b.N {
+		for _, tg := range targets {
+			if tg.mount != nil {
+				tg.mount()
+			}
+			file := filepath.Join(tg.dir, "fio.dat")
+			var r row
+			r.write = fio(b, "write", file, size, "1M", "--end_fsync=1").bw
+			if tg.name == "discofs" {
+				run("sync", "--timeout", "10m")
+			}
+			r.readWarm = fio(b, "read", file, size, "1M").bw
+			if tg.umount != nil {
+				tg.umount()
+			}
+			os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200)
+			if tg.mount != nil {
+				tg.mount()
+			}
+			r.readCold = fio(b, "read", file, size, "1M").bw
+			res := fio(b, "randread", file, size, "4k", "--runtime=10", "--time_based")
+			r.iops, r.p99 = res.iops, res.p99us
+			if tg.umount != nil {
+				tg.umount()
+			}
+			rows[tg.name] = r
+		}
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n%-10s %14s %14s %14s %12s %10s\n", "", "write MB/s", "read warm MB/s", "read cold MB/s", "4k rand IOPS", "p99 µs")
+	for _, tg := range targets {
+		r := rows[tg.name]
+		fmt.Fprintf(&sb, "%-10s %14.0f %14.0f %14.0f %12.0f %10.0f\n", tg.name, r.write, r.readWarm, r.readCold, r.iops, r.p99)
+	}
+	b.Log(sb.String())
+}
+
+type fioResult struct{ bw, iops, p99us float64 }
+
+// fio runs one fio job and returns its bandwidth (MB/s), IOPS and p99 completion latency.
+func fio(b *testing.B, rw, file, size, bs string, extra ...string) fioResult {
+	args := append([]string{"--name=bench", "--rw=" + rw, "--bs=" + bs, "--size=" + size, "--filename=" + file,
+		"--ioengine=psync", "--output-format=json"}, extra...)
+	out, err := exec.Command("fio", args...).Output()
+	if err != nil {
+		b.Fatalf("fio %s on %s: %v", rw, file, err)
+	}
+	var res struct {
+		Jobs []struct {
+			Read, Write struct {
+				BW    float64 `json:"bw_bytes"`
+				IOPS  float64 `json:"iops"`
+				ClatN struct {
+					Percentile map[string]float64 `json:"percentile"`
+				} `json:"clat_ns"`
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Jobs) == 0 {
+		b.Fatalf("fio output: %v", err)
+	}
+	j := res.Jobs[0]
+	side := j.Read
+	if rw == "write" {
+		side = j.Write
+	}
+	return fioResult{bw: side.BW / 1e6, iops: side.IOPS, p99us: side.ClatN.Percentile["99.000000"] / 1e3}
+}
+
+func mounted(dir string) bool {
+	b, _ := os.ReadFile("/proc/mounts")
+	return strings.Contains(string(b), " "+dir+" ")
+}
