@@ -170,12 +170,15 @@ func TestMountKeepsNoDescriptors(t *testing.T) {
 	for r := 1; r <= 2; r++ {
 		round(r)
 	}
+	// Each round opens, writes and reads 20 files: a leak per file, connection or upload
+	// shows as tens of descriptors. A few come and go with the runtime's own work (timers,
+	// connections of the last sync closing), so a handful of slack is allowed.
+	const slack = 4
 	after := fds()
-	// The control connection of the last sync may take a moment to close.
-	for deadline := time.Now().Add(5 * time.Second); after > before && time.Now().Before(deadline); after = fds() {
+	for deadline := time.Now().Add(5 * time.Second); after > before+slack && time.Now().Before(deadline); after = fds() {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if after > before {
+	if after > before+slack {
 		t.Errorf("the mount process holds %d descriptors after more rounds, %d after the first", after, before)
 	}
 	t.Logf("descriptors: %d after the first round, %d after two more", before, fds())
