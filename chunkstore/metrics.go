@@ -145,3 +145,15 @@ func (m *MetricsStore) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# TYPE discofs_store_bytes_loaded_total counter\ndiscofs_store_bytes_loaded_total %d\n", m.bytesLoaded.Load())
 	fmt.Fprintf(w, "# TYPE discofs_store_rate_limited_total counter\ndiscofs_store_rate_limited_total %d\n", m.rateLimited.Load())
 }
+
+// Outcomes sums the requests so far by outcome ("ok", "retryable", "not found", …) and
+// counts the rate-limited ones.
+func (m *MetricsStore) Outcomes() (byOutcome map[string]int64, rateLimited int64) {
+	byOutcome = map[string]int64{}
+	m.mu.Lock()
+	for k, n := range m.requests {
+		byOutcome[k[1]] += n
+	}
+	m.mu.Unlock()
+	return byOutcome, m.rateLimited.Load()
+}

@@ -55,6 +55,9 @@ type BotConfig struct {
 	// Retry, when set, makes the failed uploads of that mount's queue due now, for one
 	// archive ID or all ("") and returns how many files it re-queued; `resume` calls it.
 	Retry func(archive string) int
+	// Health, when set, describes the store's health in a line for status (request
+	// outcomes, rate limits); the read cache's figures come from the vault.
+	Health func() string
 	// LegacyPassphrase is the v3.1 passphrase (v3.1's USER_KEY) that `migrate-legacy`
 	// imports with; empty turns the import off. It is never logged or shown.
 	LegacyPassphrase string

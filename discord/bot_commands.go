@@ -148,6 +148,11 @@ func cmdStatus(c *call) (answer, error) {
 	if c.b.cfg.Queue != nil {
 		sb.WriteString(queueLines(c.b.cfg.Queue()))
 	}
+	hits, misses := c.b.v.ReadCacheStats()
+	fmt.Fprintf(&sb, "Read cache: %d hits, %d misses\n", hits, misses)
+	if c.b.cfg.Health != nil {
+		sb.WriteString(c.b.cfg.Health() + "\n")
+	}
 	// discordgo's HeartbeatLatency reads without its lock; the bot counts events instead.
 	fmt.Fprintf(&sb, "Discord gateway: connected %d time(s), resumed %d time(s)", c.b.connects.Load(), c.b.resumes.Load())
 	return answer{text: sb.String()}, nil

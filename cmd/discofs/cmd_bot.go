@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/discord"
 	"github.com/discofs/discofs/vault"
 )
@@ -31,6 +32,8 @@ type botFlags struct {
 	// retry makes its failed uploads due now, for the bot's resume.
 	queue func() vault.WritebackStatus
 	retry func(archive string) int
+	// health describes the store's requests, for the bot's status.
+	health func() string
 }
 
 // addBotFlags puts the bot's flags on a command's flag set.
@@ -66,6 +69,7 @@ func runBot(ctx context.Context, e *env, args []string) error {
 	if c.verbose {
 		log = c.logger(e.stderr)
 	}
+	bf.health = storeHealth(o)
 	wait, err := startBot(ctx, e, o.Vault, &bf, log)
 	if err != nil {
 		return err
@@ -128,7 +132,7 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 
 // config turns the flags into the bot's config; the channel defaults to the vault's own.
 func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
-	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify, Queue: bf.queue, Retry: bf.retry}
+	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify, Queue: bf.queue, Retry: bf.retry, Health: bf.health}
 	if cfg.ChannelID == "" {
 		cfg.ChannelID, _ = strings.CutPrefix(vc.Store, "discord:")
 		if !strings.HasPrefix(vc.Store, "discord:") {
@@ -155,4 +159,22 @@ func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
 		return cfg, errors.New("--channel must be a Discord channel ID")
 	}
 	return cfg, nil
+}
+
+// storeHealth sums up the store's requests for the bot's status.
+func storeHealth(o *opened) func() string {
+	m := chunkstore.FindMetrics(o.store)
+	if m == nil {
+		return nil
+	}
+	return func() string {
+		by, limited := m.Outcomes()
+		failed := int64(0)
+		for outcome, n := range by {
+			if outcome != "ok" {
+				failed += n
+			}
+		}
+		return fmt.Sprintf("Store: %d requests answered, %d failed or retried (%d rate-limited)", by["ok"], failed, limited)
+	}
 }

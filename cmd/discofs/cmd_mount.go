@@ -107,6 +107,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	}
 	if withBot {
 		// The bot shares the vault; wait runs before the deferred v.Close.
+		bf.health = storeHealth(v)
 		wait, err := startBot(ctx, e, v.Vault, &bf, log)
 		if err != nil {
 			srv.Unmount()

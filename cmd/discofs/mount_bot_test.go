@@ -47,7 +47,8 @@ func TestMountWithBot(t *testing.T) {
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var m struct{ Content string }
-	if json.Unmarshal(out, &m) != nil || !strings.Contains(m.Content, "Archives: 1") || !strings.Contains(m.Content, "Writeback queue") {
+	if json.Unmarshal(out, &m) != nil || !strings.Contains(m.Content, "Archives: 1") || !strings.Contains(m.Content, "Writeback queue") ||
+		!strings.Contains(m.Content, "Read cache:") || !strings.Contains(m.Content, "Store: ") {
 		t.Errorf("/status beside the mount: %d %s", resp.StatusCode, out)
 	}
 
