@@ -91,7 +91,7 @@ func (fc *frameCache) put(id chunkstore.ID, hdr chunkstore.FrameHeader, lo, hi i
 		off, n := hdr.SegmentSpan(k, k)
 		name := segName(id, k)
 		p := filepath.Join(fc.dir, name)
-		if os.MkdirAll(filepath.Dir(p), 0o700) != nil || writeFileAtomic(p, span[off-base:off-base+n], 0o600) != nil {
+		if os.MkdirAll(filepath.Dir(p), 0o700) != nil || writeCacheFile(p, span[off-base:off-base+n]) != nil {
 			return // a cache that cannot write is only slower
 		}
 		fc.mu.Lock()
@@ -144,4 +144,26 @@ func (v *Vault) cacheSpan(id chunkstore.ID, hdr chunkstore.FrameHeader, lo, hi i
 	if v.frames != nil {
 		v.frames.put(id, hdr, lo, hi, span)
 	}
+}
+
+// writeCacheFile writes a cache file whole or not at all (temporary file, then rename). It
+// does not fsync: after a crash a lost or torn segment is only a miss, since every segment
+// is authenticated when it is opened, and an fsync per 64 KiB would cost more than the
+// fetch it saves.
+func writeCacheFile(name string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
