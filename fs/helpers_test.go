@@ -1,10 +1,7 @@
 package fs
 
 import (
-	"bytes"
 	"context"
-	"math/rand"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,6 +9,7 @@ import (
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
 	"github.com/discofs/discofs/vault"
+	"github.com/discofs/discofs/vault/vaulttest"
 )
 
 // testVault opens a vault on an in-memory store behind a fault store.
@@ -38,40 +36,11 @@ func testVault(t *testing.T) (*vault.Vault, *chunkstore.FaultStore) {
 	return v, fault
 }
 
-// makeTree writes a tree with every kind of entry: a file of several chunks, small and
-// empty files, an empty directory, a symlink and odd modes and times.
-func makeTree(t *testing.T, dir string) {
-	t.Helper()
-	rng := rand.New(rand.NewSource(3))
-	write := func(name string, data []byte, mode os.FileMode) {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	random := func(n int) []byte { b := make([]byte, n); rng.Read(b); return b }
-	write("big.bin", random(5<<20+12345), 0o644)
-	write("text/notes.txt", bytes.Repeat([]byte("hello discofs\n"), 5000), 0o600)
-	write("text/empty", nil, 0o640)
-	write("deep/a/b/c/file", random(70000), 0o755)
-	write("résumé final (v2).pdf", random(1000), 0o444)
-	if err := os.MkdirAll(filepath.Join(dir, "empty-dir"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("text/notes.txt", filepath.Join(dir, "link")); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Date(2020, 2, 29, 12, 0, 0, 123456789, time.UTC)
-	if err := os.Chtimes(filepath.Join(dir, "text"), old, old); err != nil {
-		t.Fatal(err)
-	}
-}
+// makeTree writes the shared test tree with a 5 MiB file.
+func makeTree(t *testing.T, dir string) { vaulttest.MakeTree(t, dir, 3, 5<<20+12345) }
+
+// sameTree fails unless got holds the same entries, bytes, modes, sizes, mtimes and links.
+func sameTree(t *testing.T, want, got string) { vaulttest.SameTree(t, want, got) }
 
 // putTree archives a fresh tree under the given directory name.
 func putTree(t *testing.T, v *vault.Vault, name string) (string, index.Archive) {

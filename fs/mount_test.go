@@ -3,7 +3,6 @@ package fs
 import (
 	"bytes"
 	"errors"
-	iofs "io/fs"
 	"log/slog"
 	"math/rand"
 	"os"
@@ -152,59 +151,6 @@ func mustStat(t *testing.T, p string, st *unix.Stat_t) {
 	t.Helper()
 	if err := unix.Lstat(p, st); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// sameTree fails unless got holds the same entries, bytes, modes, sizes, mtimes and links
-// as want.
-func sameTree(t *testing.T, want, got string) {
-	t.Helper()
-	seen := 0
-	err := filepath.WalkDir(want, func(p string, d iofs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		q := filepath.Join(got, rel)
-		wi, _ := os.Lstat(p)
-		gi, err := os.Lstat(q)
-		if err != nil {
-			t.Errorf("%s: missing: %v", rel, err)
-			return nil
-		}
-		seen++
-		if wi.Mode() != gi.Mode() {
-			t.Errorf("%s: mode %v, want %v", rel, gi.Mode(), wi.Mode())
-		}
-		if !wi.ModTime().Equal(gi.ModTime()) {
-			t.Errorf("%s: mtime %v, want %v", rel, gi.ModTime(), wi.ModTime())
-		}
-		if !wi.IsDir() && wi.Size() != gi.Size() {
-			t.Errorf("%s: size %d, want %d", rel, gi.Size(), wi.Size())
-		}
-		switch {
-		case wi.Mode()&iofs.ModeSymlink != 0:
-			a, _ := os.Readlink(p)
-			b, err := os.Readlink(q)
-			if a != b || err != nil {
-				t.Errorf("%s: link %q (%v), want %q", rel, b, err, a)
-			}
-		case wi.Mode().IsRegular():
-			a, _ := os.ReadFile(p)
-			b, err := os.ReadFile(q)
-			if !bytes.Equal(a, b) || err != nil {
-				t.Errorf("%s: content differs (%d vs %d bytes, %v)", rel, len(b), len(a), err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	filepath.WalkDir(got, func(string, iofs.DirEntry, error) error { n++; return nil })
-	if n != seen {
-		t.Errorf("mounted tree has %d entries, want %d", n, seen)
 	}
 }
 
