@@ -117,11 +117,13 @@ func (s *SpoolFile) Release(p string) error {
 		return nil
 	}
 	s.rel = true
-	st, statErr := s.f.Stat()
-	err := s.f.Close()
 	w := s.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Under the lock, so a setattr racing the kernel's asynchronous release cannot have
+	// its time overwritten by the one read here.
+	st, statErr := s.f.Stat()
+	err := s.f.Close()
 	it := s.it
 	it.open--
 	if w.items[it.Ino] != it {
