@@ -13,7 +13,7 @@ import (
 )
 
 // testVault opens a vault on an in-memory store behind a fault store.
-func testVault(t *testing.T) (*vault.Vault, *chunkstore.FaultStore) {
+func testVault(t testing.TB) (*vault.Vault, *chunkstore.FaultStore) {
 	t.Helper()
 	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 3 << 20})
 	fault := chunkstore.NewFault(mem)

@@ -19,7 +19,7 @@ import (
 
 // mount mounts v in a temporary directory and unmounts it when the test ends. A test that
 // cannot mount fails in CI and is skipped elsewhere.
-func mount(t *testing.T, src Source) string {
+func mount(t testing.TB, src Source) string {
 	t.Helper()
 	dir := t.TempDir()
 	srv, err := MountSource(dir, src, MountOptions{})

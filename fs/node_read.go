@@ -13,9 +13,9 @@ import (
 )
 
 // Open opens a file. On a writable mount, opening for writing moves the file to the spool
-// (copying a committed file up, unless O_TRUNC empties it). A committed file's bytes
-// change only through this mount, which the kernel sees, so it keeps its page cache
-// across opens; a queued file is read from its spool.
+// (copying a committed file up, unless O_TRUNC empties it); a queued file is read from its
+// spool. A file's bytes change only through this mount, which the kernel sees, so every
+// open keeps the kernel's page cache: what was just written reads back from memory.
 func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	n := d.current()
 	if n.Type != index.TypeFile {
@@ -30,14 +30,14 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if err != nil {
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}
-		return &handle{sf: sf, n: n}, 0, 0
+		return &handle{sf: sf, n: n}, fuse.FOPEN_KEEP_CACHE, 0
 	}
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)
 		if err == nil {
 			h := &handle{n: n}
 			h.setSpool(f)
-			return h, 0, 0
+			return h, fuse.FOPEN_KEEP_CACHE, 0
 		}
 		// Committed since it was looked up: its spool is gone.
 		n = d.current()

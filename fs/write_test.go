@@ -16,7 +16,7 @@ import (
 )
 
 // mountWritable mounts v with a writeback queue; the queue closes after the unmount.
-func mountWritable(t *testing.T, v *vault.Vault) (string, *vault.Writeback) {
+func mountWritable(t testing.TB, v *vault.Vault) (string, *vault.Writeback) {
 	t.Helper()
 	wb, err := v.StartWriteback(vault.WritebackOptions{Idle: 50 * time.Millisecond, Delay: time.Millisecond, MinBackoff: 10 * time.Millisecond})
 	if err != nil {

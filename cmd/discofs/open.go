@@ -135,10 +135,14 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 		return nil, err
 	}
 	cardNames = cardNames || cfg.StoreOptions[optCardNames] == "true"
+	frameCache := c.frameCache
+	if strings.HasPrefix(cfg.Store, "dir:") {
+		frameCache = 0 // the store is a local disk already: a cache would only copy it
+	}
 	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
 		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
 		Uploaders:       storeUploaders(cfg),
-		FrameCacheBytes: c.frameCache,
+		FrameCacheBytes: frameCache,
 		Legacy:          legacyFetcher(e, cfg.StoreOptions), // v3.1 archives in Discord (cmd_legacy.go)
 	})
 	if err != nil {
