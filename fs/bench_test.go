@@ -19,7 +19,7 @@ import (
 
 // benchVault opens a vault on a local directory store holding one archive "bench" with
 // one file of size random bytes, and returns the file's path inside a writable mount.
-func benchMount(b *testing.B, size int) string {
+func benchMount(b *testing.B, size int) (string, *vault.Vault) {
 	b.Helper()
 	store, err := chunkstore.OpenDir(b.TempDir(), chunkstore.Limits{MaxObjectSize: 8 << 20})
 	if err != nil {
@@ -57,7 +57,7 @@ func benchMount(b *testing.B, size int) string {
 	if err != nil || !bytes.Equal(got, data) {
 		b.Fatalf("the mounted file differs: %v", err)
 	}
-	return p
+	return p, v
 }
 
 // dropPages drops the kernel's cached pages of a file, so the next read reaches discofs.
@@ -73,7 +73,7 @@ func dropPages(b *testing.B, f *os.File) {
 // the OS has cached, as in a warm run of fio.
 func BenchmarkMountRead(b *testing.B) {
 	const size = 256 << 20
-	p := benchMount(b, size)
+	p, v := benchMount(b, size)
 	f, err := os.Open(p)
 	if err != nil {
 		b.Fatal(err)
@@ -97,6 +97,7 @@ func BenchmarkMountRead(b *testing.B) {
 		unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM)
 		defer unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_NORMAL)
 		var lat []time.Duration
+		_, misses0 := v.ReadCacheStats()
 		b.ResetTimer()
 		for range b.N {
 			off := rng.Int63n(size/4096) * 4096
@@ -111,6 +112,8 @@ func BenchmarkMountRead(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(float64(percentile(lat, 99).Microseconds()), "p99-µs")
+		_, misses := v.ReadCacheStats()
+		b.ReportMetric(float64(misses-misses0)/float64(b.N), "misses/op")
 	})
 }
 

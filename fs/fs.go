@@ -35,8 +35,9 @@ type Source interface {
 	Node(archive, p string) (index.Node, error)
 	// Children calls fn for the nodes directly inside dir, in name order.
 	Children(archive, dir string, fn func(index.Node) error) error
-	// ReadAt reads a committed file like io.ReaderAt.
-	ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error)
+	// ReadSlices reads size bytes of a committed file from off, as slices the caller must
+	// not modify; fewer with an error saying why (io.EOF at the end).
+	ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, error)
 }
 
 // Timeouts for the kernel's caches. The archive list changes when archives are made or

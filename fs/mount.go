@@ -47,9 +47,9 @@ func (s VaultSource) Children(archive, dir string, fn func(index.Node) error) er
 	return s.V.Index().Children(archive, dir, fn)
 }
 
-// ReadAt reads a committed file through the vault.
-func (s VaultSource) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error) {
-	return s.V.ReadAt(ctx, n, p, off)
+// ReadSlices reads a committed file through the vault.
+func (s VaultSource) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, error) {
+	return s.V.ReadSlices(ctx, n, off, size)
 }
 
 // Mount shows v at mountpoint and returns once the kernel has the mount; the caller waits
@@ -81,9 +81,12 @@ func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server
 			// Every change to a file's bytes goes through this mount, so what the kernel
 			// caches stays true; it is not to drop a file's pages when its time changes.
 			ExplicitDataCacheControl: true,
-			AllowOther:               opts.AllowOther,
-			Debug:                    opts.Debug,
-			DirectMount:              os.Geteuid() == 0,
+			// Reads answer with slices the kernel takes by writev; splicing would copy
+			// them into a pipe first.
+			DisableSplice: true,
+			AllowOther:    opts.AllowOther,
+			Debug:         opts.Debug,
+			DirectMount:   os.Geteuid() == 0,
 		},
 	}
 	if opts.AllowOther {

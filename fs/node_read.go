@@ -17,6 +17,10 @@ import (
 // spool. A file's bytes change only through this mount, which the kernel sees, so every
 // open keeps the kernel's page cache: what was just written reads back from memory.
 func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	var left uint64
+	if d.fsys.wr != nil {
+		left = d.fsys.wr.Left() // before the node is read; see handle.left
+	}
 	n := d.current()
 	if n.Type != index.TypeFile {
 		return nil, 0, syscall.EISDIR
@@ -35,7 +39,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)
 		if err == nil {
-			h := &handle{n: n}
+			h := &handle{n: n, left: left}
 			h.setSpool(f)
 			return h, fuse.FOPEN_KEEP_CACHE, 0
 		}
@@ -45,7 +49,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, n.Path)
 		}
 	}
-	return &handle{n: n}, fuse.FOPEN_KEEP_CACHE, 0
+	return &handle{n: n, left: left}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Read serves a read from the spool or through the vault. A read that fails (a missing
@@ -55,10 +59,10 @@ func (d *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64
 	if !ok {
 		h = &handle{n: d.n}
 	}
-	n, err := h.readAt(ctx, d, dest, off)
+	res, n, err := h.read(ctx, d, dest, off)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
-		return fuse.ReadResultData(dest[:n]), 0
+		return res, 0
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return nil, syscall.EINTR
 	}

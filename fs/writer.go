@@ -30,6 +30,7 @@ type Writer interface {
 	SetAttr(archive, p string, a vault.SetAttr) (index.Node, error)
 	Truncate(archive, p string, size int64) (index.Node, error)
 	State(ino uint64) (index.FileState, bool)
+	Left() uint64
 	SpoolDir() string
 }
 
@@ -152,6 +153,9 @@ type handle struct {
 	spool     *os.File
 	spoolInfo os.FileInfo
 	n         index.Node
+	// left is the writer's Left when n was read: while it stays, a file not queued still
+	// has n's content, and a read need not ask the index.
+	left uint64
 }
 
 // source says where a reading handle's bytes are now: an open spool file, or (file nil)
@@ -187,8 +191,12 @@ func (h *handle) source(d *node) (file *os.File, n index.Node) {
 		}
 		// Committed since, or still being copied up: the store has the bytes.
 	}
+	left := wr.Left()
+	if left == h.left && h.n.State == index.StateCommitted {
+		return nil, h.n
+	}
 	if n := d.current(); n.Ino == ino && n.Type == index.TypeFile && n.State == index.StateCommitted {
-		h.n = n
+		h.n, h.left = n, left
 	}
 	return nil, h.n
 }
@@ -208,13 +216,23 @@ func (h *handle) close() {
 	}
 }
 
-func (h *handle) readAt(ctx context.Context, d *node, p []byte, off int64) (int, error) {
+// read reads from the handle's source: the bytes of a spool file land in dest; those of a
+// committed file come as slices of the vault's read cache, which go to the kernel
+// without another copy.
+func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fuse.ReadResult, int, error) {
 	if h.sf != nil {
-		return h.sf.ReadAt(p, off)
+		k, err := h.sf.ReadAt(dest, off)
+		return fuse.ReadResultData(dest[:k]), k, err
 	}
 	f, n := h.source(d)
 	if f != nil {
-		return f.ReadAt(p, off)
+		k, err := f.ReadAt(dest, off)
+		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	return d.fsys.src.ReadAt(ctx, n, p, off)
+	parts, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
+	k := 0
+	for _, p := range parts {
+		k += len(p)
+	}
+	return fuse.ReadResultVector(parts), k, err
 }

@@ -121,6 +121,9 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 		rep.Packs++
 		rep.Bytes += p.Size
 	}
+	if len(dead) > 0 {
+		v.reads.forgetLocations()
+	}
 
 	if ok, err := v.catalogIsLocal(ctx, all); err != nil || !ok {
 		rep.OrphansSkipped = true

@@ -120,10 +120,10 @@ func (v *Vault) loadLegacyChunk(ctx context.Context, id chunkstore.ID, dst []byt
 // count from 0, so it never meets one.
 const legacySeg = -1
 
-// readLegacyChunk is readChunk for a legacy chunk: it fills dst from byte off of chunk c.
+// readLegacyChunk is readChunk for a legacy chunk: it appends size bytes from byte off of chunk c.
 // The whole chunk is fetched once, shared by readers that miss at the same time, and kept
 // in the read cache.
-func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, dst []byte) error {
+func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, parts [][]byte) ([][]byte, error) {
 	key := segKey{c.ID, legacySeg}
 	plain := rc.get(key)
 	if plain == nil {
@@ -141,19 +141,18 @@ func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.Chun
 		select {
 		case r = <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return parts, ctx.Err()
 		}
 		if r.Err != nil {
 			if errors.Is(r.Err, index.ErrNotFound) {
-				return fmt.Errorf("chunk %s: %w", c.ID, r.Err)
+				return parts, fmt.Errorf("chunk %s: %w", c.ID, r.Err)
 			}
-			return r.Err
+			return parts, r.Err
 		}
 		plain = r.Val.([]byte)
 	}
-	if int64(len(plain)) != int64(c.Len) || off+int64(len(dst)) > int64(len(plain)) {
-		return fmt.Errorf("%w: chunk %s holds %d bytes, the index says %d", ErrLegacyFormat, c.ID, len(plain), c.Len)
+	if int64(len(plain)) != int64(c.Len) || off+int64(size) > int64(len(plain)) {
+		return parts, fmt.Errorf("%w: chunk %s holds %d bytes, the index says %d", ErrLegacyFormat, c.ID, len(plain), c.Len)
 	}
-	copy(dst, plain[off:])
-	return nil
+	return append(parts, plain[off:off+int64(size):off+int64(size)]), nil
 }

@@ -63,8 +63,8 @@ func (v *Vault) readAheadAfter(n index.Node, off, end int64) {
 		defer func() { <-ra.slots }()
 		ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 		defer cancel()
-		// The bytes land in the segment cache; the buffer only carries them.
-		if _, err := v.readAt(ctx, n, make([]byte, to-from), from, false); err != nil {
+		// The bytes land in the segment cache.
+		if _, err := v.readSlices(ctx, n, from, int(to-from), false); err != nil {
 			v.log.Debug("read-ahead failed", "path", n.Path, "offset", from, "err", err)
 		}
 	}()

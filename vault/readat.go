@@ -34,6 +34,8 @@ const (
 	fetchTimeout = 10 * time.Minute
 	// offsetCacheEntries bounds the remembered chunk offset tables.
 	offsetCacheEntries = 4096
+	// locationCacheEntries bounds the remembered chunk locations (about 200 bytes each).
+	locationCacheEntries = 64 << 10
 )
 
 // ErrNotAFile is returned by ReadAt for a node that is not a regular file.
@@ -47,67 +49,74 @@ var ErrNotAFile = errors.New("not a regular file")
 // ctx bounds how long the caller waits, not the fetch itself, which other readers may
 // share and which goes on when the caller gives up. ReadAt is safe for concurrent use.
 func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error) {
-	return v.readAt(ctx, n, p, off, true)
+	parts, err := v.readSlices(ctx, n, off, len(p), true)
+	done := 0
+	for _, s := range parts {
+		done += copy(p[done:], s)
+	}
+	return done, err
 }
 
-// readAt is ReadAt; ahead says whether a sequential read starts a read-ahead.
-func (v *Vault) readAt(ctx context.Context, n index.Node, p []byte, off int64, ahead bool) (int, error) {
+// ReadSlices is ReadAt without the copy: it returns the bytes [off, off+size) of the
+// committed file n as slices of the read cache's plaintext, which the caller must not
+// modify and may keep. Fewer bytes come back with an error saying why, io.EOF at the
+// end of the file.
+func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, error) {
+	return v.readSlices(ctx, n, off, size, true)
+}
+
+// readSlices is ReadSlices; ahead says whether a sequential read starts a read-ahead.
+func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size int, ahead bool) ([][]byte, error) {
 	if n.Type != index.TypeFile {
-		return 0, fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
+		return nil, fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
 	}
 	if off < 0 {
-		return 0, fmt.Errorf("%s: negative offset %d", n.Path, off)
+		return nil, fmt.Errorf("%s: negative offset %d", n.Path, off)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err // a caller that has given up gets no bytes, even cached ones
+		return nil, err // a caller that has given up gets no bytes, even cached ones
 	}
 	if off >= n.Size {
-		return 0, io.EOF
+		return nil, io.EOF
 	}
 	rc := v.readCache()
 	offs := rc.offsets(n)
 	if offs[len(offs)-1] != n.Size {
-		return 0, fmt.Errorf("%s: its chunks hold %d bytes, its size is %d", n.Path, offs[len(offs)-1], n.Size)
+		return nil, fmt.Errorf("%s: its chunks hold %d bytes, its size is %d", n.Path, offs[len(offs)-1], n.Size)
 	}
-	end := min(off+int64(len(p)), n.Size)
+	end := min(off+int64(size), n.Size)
 	// The chunk holding off is the first whose end lies beyond it.
 	i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > off })
-	done := 0
+	var parts [][]byte
 	for pos := off; pos < end; i++ {
 		want := int(min(end, offs[i+1]) - pos)
-		if err := v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], p[done:done+want]); err != nil {
-			return done, fmt.Errorf("%s: %w", n.Path, err)
+		var err error
+		if parts, err = v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], want, parts); err != nil {
+			return parts, fmt.Errorf("%s: %w", n.Path, err)
 		}
-		done += want
 		pos += int64(want)
 	}
 	if ahead {
 		v.readAheadAfter(n, off, end)
 	}
-	if done < len(p) {
-		return done, io.EOF
+	if end-off < int64(size) {
+		return parts, io.EOF
 	}
-	return done, nil
+	return parts, nil
 }
 
-// readChunk fills dst with the plaintext of chunk c starting at off within it.
-func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, dst []byte) error {
-	loc, err := v.idx.GetChunk(c.ID)
+// readChunk appends to parts the plaintext of chunk c from off within it, size bytes, as
+// slices of cached segments.
+func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, parts [][]byte) ([][]byte, error) {
+	loc, hdr, err := v.chunkLocation(rc, c)
 	if errors.Is(err, index.ErrNotFound) {
 		// Chunks of v3.1 archives are not in the chunk table; see legacy_read.go.
-		return v.readLegacyChunk(ctx, rc, c, off, dst)
+		return v.readLegacyChunk(ctx, rc, c, off, size, parts)
 	}
 	if err != nil {
-		return fmt.Errorf("chunk %s: %w", c.ID, err)
+		return parts, fmt.Errorf("chunk %s: %w", c.ID, err)
 	}
-	hdr, _, err := chunkstore.ParseFrameHeader(loc.Header)
-	if err != nil {
-		return fmt.Errorf("chunk %s: %w", c.ID, err)
-	}
-	if hdr.PlainLen != int(c.Len) {
-		return fmt.Errorf("chunk %s: %w: frame holds %d bytes, the index says %d", c.ID, chunkstore.ErrFormat, hdr.PlainLen, c.Len)
-	}
-	first, last := hdr.SegmentsFor(off, len(dst))
+	first, last := hdr.SegmentsFor(off, size)
 	segs := make([][]byte, last-first+1)
 	for {
 		lo, hi := -1, -1
@@ -134,10 +143,13 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 		select {
 		case r = <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return parts, ctx.Err()
 		}
 		if r.Err != nil {
-			return r.Err
+			if chunkstore.IsNotFound(r.Err) {
+				rc.forgetLocations() // the next read asks the index again
+			}
+			return parts, r.Err
 		}
 		got := r.Val.(segFetch)
 		for k := range segs {
@@ -149,12 +161,55 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 	for k, s := range segs {
 		start := int64(first+k) * int64(hdr.SegSize) // of segment first+k within the chunk
 		from := max(off, start)
-		to := min(off+int64(len(dst)), start+int64(len(s)))
+		to := min(off+int64(size), start+int64(len(s)))
 		if from < to {
-			copy(dst[from-off:to-off], s[from-start:to-start])
+			parts = append(parts, s[from-start:to-start])
 		}
 	}
-	return nil
+	return parts, nil
+}
+
+// chunkLocation is where chunk c is stored and its frame's header, from the index the
+// first time and from memory after.
+func (v *Vault) chunkLocation(rc *readCache, c index.ChunkRef) (index.Location, chunkstore.FrameHeader, error) {
+	rc.mu.Lock()
+	cl, ok := rc.locs[c.ID]
+	rc.mu.Unlock()
+	if ok {
+		return cl.loc, cl.hdr, nil
+	}
+	loc, err := v.idx.GetChunk(c.ID)
+	if err != nil {
+		return loc, chunkstore.FrameHeader{}, err
+	}
+	hdr, _, err := chunkstore.ParseFrameHeader(loc.Header)
+	if err != nil {
+		return loc, hdr, err
+	}
+	if hdr.PlainLen != int(c.Len) {
+		return loc, hdr, fmt.Errorf("%w: frame holds %d bytes, the index says %d", chunkstore.ErrFormat, hdr.PlainLen, c.Len)
+	}
+	rc.mu.Lock()
+	if len(rc.locs) >= locationCacheEntries {
+		clear(rc.locs)
+	}
+	rc.locs[c.ID] = chunkLoc{loc, hdr}
+	rc.mu.Unlock()
+	return loc, hdr, nil
+}
+
+// chunkLoc is a remembered chunk location.
+type chunkLoc struct {
+	loc index.Location
+	hdr chunkstore.FrameHeader
+}
+
+// forgetLocations drops the remembered chunk locations, once they may be out of date: gc
+// deleted packs, the index was rebuilt, or a pack was not where the index said.
+func (rc *readCache) forgetLocations() {
+	rc.mu.Lock()
+	clear(rc.locs)
+	rc.mu.Unlock()
 }
 
 // segFetch is what one fetch brought: the plaintext of segments first onwards.
@@ -175,7 +230,15 @@ func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Locatio
 		}
 		// A damaged cache file is only a miss: the store has the segments.
 	}
-	buf := make([]byte, spanLen)
+	// The stored bytes are only passed through: a pooled buffer spares the fresh memory
+	// (and its page faults) a new one would cost on every miss.
+	fb := frameBufs.Get().(*[]byte)
+	defer frameBufs.Put(fb)
+	buf := (*fb)[:0]
+	if int64(cap(buf)) < spanLen {
+		buf = make([]byte, 0, spanLen)
+	}
+	buf = buf[:spanLen]
 	err := v.store.Load(ctx, loc.Pack, int(spanLen), loc.Offset+spanOff, func(rd io.Reader) error {
 		_, err := io.ReadFull(rd, buf)
 		return err
@@ -248,12 +311,13 @@ type readCache struct {
 	bytes int64
 	limit int64
 	offs  map[offKey][]int64
+	locs  map[chunkstore.ID]chunkLoc
 	// hits and misses count segment lookups, for metrics.
 	hits, misses int64
 }
 
 func newReadCache(limit int64) *readCache {
-	return &readCache{segs: map[segKey]*list.Element{}, limit: limit, offs: map[offKey][]int64{}}
+	return &readCache{segs: map[segKey]*list.Element{}, limit: limit, offs: map[offKey][]int64{}, locs: map[chunkstore.ID]chunkLoc{}}
 }
 
 func (rc *readCache) get(k segKey) []byte {

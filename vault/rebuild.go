@@ -48,6 +48,7 @@ func (v *Vault) Rebuild(ctx context.Context, prog *Progress) (*RebuildReport, er
 	if err := v.idx.DropAll(); err != nil {
 		return nil, err
 	}
+	v.reads.forgetLocations()
 	rep := &RebuildReport{}
 	for _, d := range damaged {
 		rep.Failed = append(rep.Failed, d.Error())

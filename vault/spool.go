@@ -327,6 +327,12 @@ func (w *Writeback) OpenSpool(ino uint64) (*os.File, error) {
 	return os.Open(w.spoolPath(ino))
 }
 
+// Left counts the files that have left the queue, committed or dropped. A file that is
+// not queued keeps its committed content until Left changes: a reader that calls State
+// and then Left, and finds Left as it was when it last read the file's node, may read
+// that node's content again without asking the index.
+func (w *Writeback) Left() uint64 { return w.left.Load() }
+
 // State says where a file's content is.
 func (w *Writeback) State(ino uint64) (index.FileState, bool) {
 	w.mu.Lock()

@@ -108,6 +108,7 @@ func (w *Writeback) runCommit(ctx context.Context, archive string) error {
 				return err
 			}
 			w._unschedule(it)
+			w.left.Add(1)
 			delete(w.items, it.Ino)
 			if err := os.Remove(w.spoolPath(it.Ino)); err != nil && !os.IsNotExist(err) {
 				v.log.Warn("remove spool file", "err", err)

@@ -215,6 +215,7 @@ func (w *Writeback) uploadFailed(j *job, err error) {
 // content, or loses it when it never had any, rather than show bytes nobody wrote.
 func (w *Writeback) _dropMissing(it *wbItem) error {
 	w._unschedule(it)
+	w.left.Add(1)
 	delete(w.items, it.Ino)
 	nodes, err := w._nodesByIno(it.Archive)
 	if err != nil {

@@ -123,6 +123,8 @@ type Writeback struct {
 	changed chan struct{} // closed and replaced whenever the queue changes
 	wake    chan struct{}
 	stats   WritebackStatus
+	// left counts files leaving the queue (see Left); it changes only with mu held.
+	left atomic.Uint64
 
 	cancel context.CancelFunc
 	done   chan struct{}
