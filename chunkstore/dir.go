@@ -41,6 +41,7 @@ type DirStore struct {
 	// write copies an object's bytes into its temp file; tests replace it to simulate a
 	// failing disk.
 	write func(w io.Writer, r io.Reader) (int64, error)
+	open  openFiles
 }
 
 // OpenDir opens the store under root, creating the directory layout when it is missing and
@@ -77,8 +78,11 @@ func (d *DirStore) Root() string { return d.root }
 // Limits reports the store's limits; Ranged is always true.
 func (d *DirStore) Limits() Limits { return d.limits }
 
-// Close does nothing: the store holds no open files between calls.
-func (d *DirStore) Close() error { return nil }
+// Close closes the files Load keeps open.
+func (d *DirStore) Close() error {
+	d.open.closeAll()
+	return nil
+}
 
 // Put writes the source to the object's file. A file of the same name and size already in
 // place is taken as an earlier attempt of the same upload and Put succeeds without writing;
@@ -180,16 +184,12 @@ func (d *DirStore) Load(ctx context.Context, ref Ref, length int, offset int64, 
 	if _, _, err := parseDirRef(ref); err != nil {
 		return err
 	}
-	f, err := os.Open(d.path(ref))
+	f, size, err := d.open.get(d.path(ref))
 	if err != nil {
 		return dirError("load", string(ref), err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return dirError("load", string(ref), err)
-	}
-	n, err := CheckRange(fi.Size(), length, offset)
+	defer d.open.put(f)
+	n, err := CheckRange(size, length, offset)
 	if err != nil {
 		return fmt.Errorf("chunkstore: dir store: load %s: %w", ref, err)
 	}
@@ -272,6 +272,7 @@ func (d *DirStore) Delete(ctx context.Context, ref Ref) error {
 	}
 	// The directory is not synced: a delete undone by a crash leaves only garbage, which
 	// the next garbage collection finds again.
+	d.open.forget(d.path(ref))
 	if err := os.Remove(d.path(ref)); err != nil {
 		return dirError("delete", string(ref), err)
 	}

@@ -243,3 +243,33 @@ func TestDirRecordNames(t *testing.T) {
 func BenchmarkDir(b *testing.B) {
 	chunkstoretest.Bench(b, func(b *testing.B) chunkstore.Store { return openDir(b, b.TempDir()) })
 }
+
+// Load keeps object files open between calls, but a file deleted or replaced behind the
+// store's back is never read from the old copy.
+func TestDirLoadSeesFilesChangedBehindIt(t *testing.T) {
+	d := openDir(t, t.TempDir())
+	data := chunkstoretest.Data(1000)
+	obj := chunkstoretest.Put(t, d, chunkstore.TypePack, data)
+	p := filepath.Join(d.Root(), filepath.FromSlash(string(obj.Ref)))
+	if got, err := chunkstore.ReadAll(t.Context(), d, obj.Ref, 0, 0); err != nil || string(got) != string(data) {
+		t.Fatalf("first load: %v", err)
+	}
+	other := chunkstoretest.Data(1000)
+	other[0] ^= 0xff
+	tmp := p + ".new"
+	if err := os.WriteFile(tmp, other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chunkstore.ReadAll(t.Context(), d, obj.Ref, 0, 0); err != nil || string(got) != string(other) {
+		t.Fatalf("load after the file was replaced: %v, or the old bytes", err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chunkstore.ReadAll(t.Context(), d, obj.Ref, 0, 0); !chunkstore.IsNotFound(err) {
+		t.Fatalf("load after the file was deleted: %v, want not found", err)
+	}
+}

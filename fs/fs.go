@@ -36,8 +36,9 @@ type Source interface {
 	// Children calls fn for the nodes directly inside dir, in name order.
 	Children(archive, dir string, fn func(index.Node) error) error
 	// ReadSlices reads size bytes of a committed file from off, as slices the caller must
-	// not modify; fewer with an error saying why (io.EOF at the end).
-	ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, error)
+	// not modify, valid until it calls release; fewer with an error saying why (io.EOF at
+	// the end).
+	ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
 }
 
 // Timeouts for the kernel's caches. The archive list changes when archives are made or

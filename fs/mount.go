@@ -48,7 +48,7 @@ func (s VaultSource) Children(archive, dir string, fn func(index.Node) error) er
 }
 
 // ReadSlices reads a committed file through the vault.
-func (s VaultSource) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, error) {
+func (s VaultSource) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, func(), error) {
 	return s.V.ReadSlices(ctx, n, off, size)
 }
 

@@ -60,10 +60,11 @@ func (d *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64
 		h = &handle{n: d.n}
 	}
 	res, n, err := h.read(ctx, d, dest, off)
-	switch {
-	case err == nil || errors.Is(err, io.EOF):
+	if err == nil || errors.Is(err, io.EOF) {
 		return res, 0
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+	}
+	res.Done() // no byte of a failed read goes out
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil, syscall.EINTR
 	}
 	d.fsys.log.Error("read failed", "archive", "#"+d.archive.ID, "path", h.n.Path,

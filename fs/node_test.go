@@ -18,8 +18,8 @@ func (failingSource) Node(string, string) (index.Node, error) {
 	return index.Node{}, index.ErrNotFound
 }
 func (failingSource) Children(string, string, func(index.Node) error) error { return nil }
-func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]byte, error) {
-	return nil, s.err
+func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]byte, func(), error) {
+	return nil, func() {}, s.err
 }
 
 func TestArchiveNames(t *testing.T) {

@@ -229,10 +229,40 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		k, err := f.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	parts, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
-	k := 0
+	parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
+	res := &sliceResult{parts: parts, release: release}
 	for _, p := range parts {
-		k += len(p)
+		res.size += len(p)
 	}
-	return fuse.ReadResultVector(parts), k, err
+	return res, res.size, err
+}
+
+// sliceResult answers a read with slices of the vault's read cache, which go-fuse hands
+// to the kernel in one writev (it looks for the Slices method) and then lets go with Done.
+type sliceResult struct {
+	parts   [][]byte
+	size    int
+	release func()
+}
+
+func (r *sliceResult) Size() int { return r.size }
+
+// Bytes copies the slices into buf, for a caller that needs them in one piece.
+func (r *sliceResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, p := range r.parts {
+		buf = append(buf, p...)
+	}
+	return buf, fuse.OK
+}
+
+// Slices are the bytes as they are.
+func (r *sliceResult) Slices() ([][]byte, fuse.Status) { return r.parts, fuse.OK }
+
+// Done releases the slices once the kernel has them.
+func (r *sliceResult) Done() {
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
 }

@@ -13,8 +13,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
 )
@@ -123,36 +121,37 @@ const legacySeg = -1
 // readLegacyChunk is readChunk for a legacy chunk: it appends size bytes from byte off of chunk c.
 // The whole chunk is fetched once, shared by readers that miss at the same time, and kept
 // in the read cache.
-func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, parts [][]byte) ([][]byte, error) {
+func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, r *sliceRead) error {
 	key := segKey{c.ID, legacySeg}
-	plain := rc.get(key)
-	if plain == nil {
-		ch := rc.flight.DoChan("legacy\x00"+string(c.ID[:]), func() (any, error) {
+	var plain []byte
+	for round := 0; plain == nil; round++ {
+		if e := rc.get(key); e != nil {
+			plain = e.data
+			rc.unpin(e) // a legacy chunk has memory of its own, never reused
+			break
+		}
+		if round == maxFetchRounds {
+			return fmt.Errorf("chunk %s: the read cache is too small to hold it", c.ID)
+		}
+		err := rc.flight.do(ctx, "legacy\x00"+string(c.ID[:]), func() error {
 			fctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 			defer cancel()
 			p, err := v.legacyPlain(fctx, c.ID, int64(c.Len))
-			if err != nil {
-				return nil, err
+			if err == nil {
+				rc.put(key, p, nil)
 			}
-			rc.put(key, p)
-			return p, nil
+			return err
 		})
-		var r singleflight.Result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return parts, ctx.Err()
+		if errors.Is(err, index.ErrNotFound) {
+			return fmt.Errorf("chunk %s: %w", c.ID, err)
 		}
-		if r.Err != nil {
-			if errors.Is(r.Err, index.ErrNotFound) {
-				return parts, fmt.Errorf("chunk %s: %w", c.ID, r.Err)
-			}
-			return parts, r.Err
+		if err != nil {
+			return err
 		}
-		plain = r.Val.([]byte)
 	}
 	if int64(len(plain)) != int64(c.Len) || off+int64(size) > int64(len(plain)) {
-		return parts, fmt.Errorf("%w: chunk %s holds %d bytes, the index says %d", ErrLegacyFormat, c.ID, len(plain), c.Len)
+		return fmt.Errorf("%w: chunk %s holds %d bytes, the index says %d", ErrLegacyFormat, c.ID, len(plain), c.Len)
 	}
-	return append(parts, plain[off:off+int64(size):off+int64(size)]), nil
+	r.parts = append(r.parts, plain[off:off+int64(size):off+int64(size)])
+	return nil
 }

@@ -64,8 +64,10 @@ func (v *Vault) readAheadAfter(n index.Node, off, end int64) {
 		ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 		defer cancel()
 		// The bytes land in the segment cache.
-		if _, err := v.readSlices(ctx, n, from, int(to-from), false); err != nil {
-			v.log.Debug("read-ahead failed", "path", n.Path, "offset", from, "err", err)
+		r := v.readSlices(ctx, n, from, int(to-from), false)
+		v.reads.unpinAll(r.pins)
+		if r.err != nil {
+			v.log.Debug("read-ahead failed", "path", n.Path, "offset", from, "err", r.err)
 		}
 	}()
 }

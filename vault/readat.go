@@ -9,17 +9,13 @@ package vault
 // Lock order: readCache.mu is a leaf; it is never held across a fetch or another lock.
 
 import (
-	"container/list"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
@@ -49,50 +45,63 @@ var ErrNotAFile = errors.New("not a regular file")
 // ctx bounds how long the caller waits, not the fetch itself, which other readers may
 // share and which goes on when the caller gives up. ReadAt is safe for concurrent use.
 func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error) {
-	parts, err := v.readSlices(ctx, n, off, len(p), true)
+	r := v.readSlices(ctx, n, off, len(p), true)
 	done := 0
-	for _, s := range parts {
+	for _, s := range r.parts {
 		done += copy(p[done:], s)
 	}
-	return done, err
+	v.reads.unpinAll(r.pins)
+	return done, r.err
 }
 
 // ReadSlices is ReadAt without the copy: it returns the bytes [off, off+size) of the
-// committed file n as slices of the read cache's plaintext, which the caller must not
-// modify and may keep. Fewer bytes come back with an error saying why, io.EOF at the
-// end of the file.
-func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, error) {
-	return v.readSlices(ctx, n, off, size, true)
+// committed file n as slices of the read cache, fewer with an error saying why (io.EOF at
+// the end of the file). The slices stay valid, and must not be modified, until release is
+// called, which the caller must do once.
+func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error) {
+	r := v.readSlices(ctx, n, off, size, true)
+	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
+}
+
+// sliceRead is what readSlices brought: the bytes, the cache entries they pin, and why
+// they stop short, if they do.
+type sliceRead struct {
+	parts [][]byte
+	pins  []*segEntry
+	err   error
 }
 
 // readSlices is ReadSlices; ahead says whether a sequential read starts a read-ahead.
-func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size int, ahead bool) ([][]byte, error) {
+func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size int, ahead bool) (r sliceRead) {
 	if n.Type != index.TypeFile {
-		return nil, fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
+		r.err = fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
+		return r
 	}
 	if off < 0 {
-		return nil, fmt.Errorf("%s: negative offset %d", n.Path, off)
+		r.err = fmt.Errorf("%s: negative offset %d", n.Path, off)
+		return r
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err // a caller that has given up gets no bytes, even cached ones
+	if r.err = ctx.Err(); r.err != nil {
+		return r // a caller that has given up gets no bytes, even cached ones
 	}
 	if off >= n.Size {
-		return nil, io.EOF
+		r.err = io.EOF
+		return r
 	}
 	rc := v.readCache()
 	offs := rc.offsets(n)
 	if offs[len(offs)-1] != n.Size {
-		return nil, fmt.Errorf("%s: its chunks hold %d bytes, its size is %d", n.Path, offs[len(offs)-1], n.Size)
+		r.err = fmt.Errorf("%s: its chunks hold %d bytes, its size is %d", n.Path, offs[len(offs)-1], n.Size)
+		return r
 	}
 	end := min(off+int64(size), n.Size)
 	// The chunk holding off is the first whose end lies beyond it.
 	i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > off })
-	var parts [][]byte
 	for pos := off; pos < end; i++ {
 		want := int(min(end, offs[i+1]) - pos)
-		var err error
-		if parts, err = v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], want, parts); err != nil {
-			return parts, fmt.Errorf("%s: %w", n.Path, err)
+		if err := v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], want, &r); err != nil {
+			r.err = fmt.Errorf("%s: %w", n.Path, err)
+			return r
 		}
 		pos += int64(want)
 	}
@@ -100,29 +109,37 @@ func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size in
 		v.readAheadAfter(n, off, end)
 	}
 	if end-off < int64(size) {
-		return parts, io.EOF
+		r.err = io.EOF
 	}
-	return parts, nil
+	return r
 }
 
-// readChunk appends to parts the plaintext of chunk c from off within it, size bytes, as
-// slices of cached segments.
-func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, parts [][]byte) ([][]byte, error) {
+// maxFetchRounds bounds how often a reader fetches the same segments because others
+// pushed them out of the cache before it could pin them, which takes a cache far
+// smaller than the segments in flight.
+const maxFetchRounds = 8
+
+// readChunk appends to r the plaintext of chunk c from off within it, size bytes, as
+// pinned slices of cached segments.
+func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, r *sliceRead) error {
 	loc, hdr, err := v.chunkLocation(rc, c)
 	if errors.Is(err, index.ErrNotFound) {
 		// Chunks of v3.1 archives are not in the chunk table; see legacy_read.go.
-		return v.readLegacyChunk(ctx, rc, c, off, size, parts)
+		return v.readLegacyChunk(ctx, rc, c, off, size, r)
 	}
 	if err != nil {
-		return parts, fmt.Errorf("chunk %s: %w", c.ID, err)
+		return fmt.Errorf("chunk %s: %w", c.ID, err)
 	}
 	first, last := hdr.SegmentsFor(off, size)
-	segs := make([][]byte, last-first+1)
-	for {
+	segs := make([]*segEntry, last-first+1)
+	// What is pinned goes into r as it is found, so every return leaves it to be unpinned.
+	for round := 0; ; round++ {
 		lo, hi := -1, -1
 		for k := range segs {
 			if segs[k] == nil {
-				segs[k] = rc.get(segKey{c.ID, first + k})
+				if segs[k] = rc.get(segKey{c.ID, first + k}); segs[k] != nil {
+					r.pins = append(r.pins, segs[k])
+				}
 			}
 			if segs[k] == nil {
 				if lo < 0 {
@@ -134,39 +151,30 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 		if lo < 0 {
 			break
 		}
-		// One fetch per chunk at a time: a reader that finds one running waits for it and
-		// takes what it brought, then fetches whatever it still lacks.
-		ch := rc.flight.DoChan(string(c.ID[:]), func() (any, error) {
+		if round == maxFetchRounds {
+			return fmt.Errorf("chunk %s: the read cache is too small to hold segments %d to %d", c.ID, lo, hi)
+		}
+		// One fetch per chunk at a time: a reader that finds one running waits for it,
+		// then takes from the cache what it brought and fetches whatever it still lacks.
+		err := rc.flight.do(ctx, string(c.ID[:]), func() error {
 			return v.fetchSegments(rc, c.ID, loc, hdr, lo, hi)
 		})
-		var r singleflight.Result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return parts, ctx.Err()
-		}
-		if r.Err != nil {
-			if chunkstore.IsNotFound(r.Err) {
+		if err != nil {
+			if chunkstore.IsNotFound(err) {
 				rc.forgetLocations() // the next read asks the index again
 			}
-			return parts, r.Err
-		}
-		got := r.Val.(segFetch)
-		for k := range segs {
-			if j := first + k - got.first; segs[k] == nil && j >= 0 && j < len(got.segs) {
-				segs[k] = got.segs[j]
-			}
+			return err
 		}
 	}
-	for k, s := range segs {
+	for k, e := range segs {
 		start := int64(first+k) * int64(hdr.SegSize) // of segment first+k within the chunk
 		from := max(off, start)
-		to := min(off+int64(size), start+int64(len(s)))
+		to := min(off+int64(size), start+int64(len(e.data)))
 		if from < to {
-			parts = append(parts, s[from-start:to-start])
+			r.parts = append(r.parts, e.data[from-start:to-start:to-start])
 		}
 	}
-	return parts, nil
+	return nil
 }
 
 // chunkLocation is where chunk c is stored and its frame's header, from the index the
@@ -212,21 +220,14 @@ func (rc *readCache) forgetLocations() {
 	rc.mu.Unlock()
 }
 
-// segFetch is what one fetch brought: the plaintext of segments first onwards.
-type segFetch struct {
-	first int
-	segs  [][]byte
-}
-
-// fetchSegments loads and opens segments lo through hi of chunk id and caches them.
-func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Location, hdr chunkstore.FrameHeader, lo, hi int) (segFetch, error) {
+// fetchSegments loads and opens segments lo through hi of chunk id into the cache.
+func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Location, hdr chunkstore.FrameHeader, lo, hi int) error {
 	ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 	defer cancel()
 	spanOff, spanLen := hdr.SegmentSpan(lo, hi)
 	if buf := v.cachedSpan(id, lo, hi); buf != nil {
-		plain, err := v.data.OpenSegments(make([]byte, 0, (hi-lo+1)*hdr.SegSize), id, loc.Header, lo, buf)
-		if err == nil {
-			return rc.keep(id, hdr, lo, hi, plain), nil
+		if v.openIntoCache(rc, id, loc, hdr, lo, hi, buf) == nil {
+			return nil
 		}
 		// A damaged cache file is only a miss: the store has the segments.
 	}
@@ -244,39 +245,43 @@ func (v *Vault) fetchSegments(rc *readCache, id chunkstore.ID, loc index.Locatio
 		return err
 	})
 	if err != nil {
-		return segFetch{}, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
+		return fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
 	}
-	plain, err := v.data.OpenSegments(make([]byte, 0, (hi-lo+1)*hdr.SegSize), id, loc.Header, lo, buf)
-	if err != nil {
-		return segFetch{}, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
+	if err := v.openIntoCache(rc, id, loc, hdr, lo, hi, buf); err != nil {
+		return fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
 	}
 	v.cacheSpan(id, hdr, lo, hi, buf)
-	return rc.keep(id, hdr, lo, hi, plain), nil
+	return nil
 }
 
-// keep splits the plaintext of segments lo..hi into the memory cache.
-func (rc *readCache) keep(id chunkstore.ID, hdr chunkstore.FrameHeader, lo, hi int, plain []byte) segFetch {
-	f := segFetch{first: lo}
+// openIntoCache opens the stored segments lo..hi of a chunk, span being their bytes,
+// each into a cache slot. Nothing is cached unless all of them authenticate.
+func (v *Vault) openIntoCache(rc *readCache, id chunkstore.ID, loc index.Location, hdr chunkstore.FrameHeader, lo, hi int, span []byte) error {
+	base, _ := hdr.SegmentSpan(lo, lo)
+	plain := make([][]byte, 0, hi-lo+1)
+	slots := make([][]byte, 0, hi-lo+1)
 	for k := lo; k <= hi; k++ {
-		n := min(hdr.SegSize, len(plain))
-		// Full slice expressions, so no holder of one segment can append into the next.
-		s := plain[:n:n]
-		plain = plain[n:]
-		f.segs = append(f.segs, s)
-		rc.put(segKey{id, k}, s)
+		off, n := hdr.SegmentSpan(k, k)
+		slot := rc.slot(hdr.SegSize)
+		p, err := v.data.OpenSegments(slot[:0], id, loc.Header, k, span[off-base:off-base+n])
+		if err != nil {
+			rc.release(slot)
+			for _, s := range slots {
+				rc.release(s)
+			}
+			return err
+		}
+		if slot != nil && (cap(p) == 0 || &p[:1][0] != &slot[0]) {
+			rc.release(slot) // the plaintext did not fit and went elsewhere
+			slot = nil
+		}
+		plain = append(plain, p[:len(p):len(p)])
+		slots = append(slots, slot)
 	}
-	return f
-}
-
-// segKey names one segment of one chunk.
-type segKey struct {
-	id  chunkstore.ID
-	seg int
-}
-
-type segEntry struct {
-	key  segKey
-	data []byte
+	for i := range plain {
+		rc.put(segKey{id, lo + i}, plain[i], slots[i])
+	}
+	return nil
 }
 
 // offKey names a file's chunk list well enough to reuse its offset table. Files change
@@ -298,55 +303,6 @@ func chunkDigest(cs []index.ChunkRef) uint64 {
 		h = (h ^ uint64(cs[i].Len)) * prime
 	}
 	return h
-}
-
-// readCache is one vault's read state. It holds no pointer to the vault, so a vault that
-// is no longer used can be collected, which drops its cache.
-type readCache struct {
-	flight singleflight.Group
-
-	mu    sync.Mutex
-	lru   list.List // of *segEntry, most recently used first
-	segs  map[segKey]*list.Element
-	bytes int64
-	limit int64
-	offs  map[offKey][]int64
-	locs  map[chunkstore.ID]chunkLoc
-	// hits and misses count segment lookups, for metrics.
-	hits, misses int64
-}
-
-func newReadCache(limit int64) *readCache {
-	return &readCache{segs: map[segKey]*list.Element{}, limit: limit, offs: map[offKey][]int64{}, locs: map[chunkstore.ID]chunkLoc{}}
-}
-
-func (rc *readCache) get(k segKey) []byte {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	e, ok := rc.segs[k]
-	if !ok {
-		rc.misses++
-		return nil
-	}
-	rc.hits++
-	rc.lru.MoveToFront(e)
-	return e.Value.(*segEntry).data
-}
-
-func (rc *readCache) put(k segKey, data []byte) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if e, ok := rc.segs[k]; ok {
-		rc.lru.MoveToFront(e)
-		return
-	}
-	rc.segs[k] = rc.lru.PushFront(&segEntry{key: k, data: data})
-	rc.bytes += int64(len(data))
-	for rc.bytes > rc.limit && rc.lru.Len() > 1 {
-		old := rc.lru.Remove(rc.lru.Back()).(*segEntry)
-		delete(rc.segs, old.key)
-		rc.bytes -= int64(len(old.data))
-	}
 }
 
 // offsets returns the file's chunk offsets: chunk i holds bytes [offs[i], offs[i+1]).

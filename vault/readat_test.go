@@ -166,12 +166,50 @@ func TestReadAtRejectsNonFiles(t *testing.T) {
 func TestReadCacheEvicts(t *testing.T) {
 	rc := newReadCache(100)
 	for i := range 10 {
-		rc.put(segKey{seg: i}, make([]byte, 30))
+		rc.put(segKey{seg: i}, make([]byte, 30), nil)
 	}
 	if rc.bytes > 100 || rc.lru.Len() != 3 {
 		t.Fatalf("cache holds %d bytes in %d entries", rc.bytes, rc.lru.Len())
 	}
 	if rc.get(segKey{seg: 0}) != nil || rc.get(segKey{seg: 9}) == nil {
 		t.Fatal("cache kept the oldest entry or dropped the newest")
+	}
+}
+
+// An evicted segment's memory is reused only once no reader holds it: a slice handed to
+// the kernel must not change under it.
+func TestReadCacheReusesOnlyUnpinnedSlots(t *testing.T) {
+	seg := int64(chunkstore.SegmentSize)
+	rc := newReadCache(2 * seg)
+	fill := func(k int) {
+		s := rc.slot(chunkstore.SegmentSize)
+		for i := range s {
+			s[i] = byte(k)
+		}
+		rc.put(segKey{seg: k}, s, s)
+	}
+	fill(0)
+	held := rc.get(segKey{seg: 0})
+	fill(1)
+	fill(2) // evicts 0, which is pinned
+	if rc.get(segKey{seg: 0}) != nil {
+		t.Fatal("segment 0 is still cached")
+	}
+	fill(3) // evicts 1, unpinned: its slot is reused at once
+	for k := 4; k < 10; k++ {
+		fill(k)
+	}
+	for _, b := range held.data {
+		if b != 0 {
+			t.Fatal("a pinned segment's memory was reused")
+		}
+	}
+	mem := held.data
+	rc.unpin(held)
+	if len(rc.free) == 0 {
+		t.Fatal("the unpinned slot did not come free")
+	}
+	if s := rc.slot(chunkstore.SegmentSize); &s[0] != &mem[0] {
+		t.Fatal("the freed slot is not the next one handed out")
 	}
 }
