@@ -5,13 +5,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/vault"
 )
 
-// serveMetrics serves Prometheus metrics of a running mount at http://addr/metrics until
-// the returned function is called.
+// serveMetrics serves Prometheus metrics of a running mount at http://addr/metrics, and Go's
+// profiles at /debug/pprof/ to see where a slow mount spends its time, until the returned
+// function is called.
 func serveMetrics(addr string, o *opened, wb *vault.Writeback) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -22,6 +24,8 @@ func serveMetrics(addr string, o *opened, wb *vault.Writeback) (stop func(), err
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		writeMetrics(w, o, wb)
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
