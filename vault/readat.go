@@ -63,6 +63,41 @@ func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size in
 	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
 }
 
+// ReadAround is ReadSlices widened to the whole segments that hold [off, off+size): start
+// is where the bytes begin in the file. A small read opens those segments anyway; the
+// caller can offer the rest to whoever caches pages (the kernel, for a mount). Reads of
+// v3.1 chunks are not widened.
+func (v *Vault) ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error) {
+	start, stop := off, off+int64(size)
+	if n.Type == index.TypeFile && off >= 0 && off < n.Size && size > 0 {
+		rc := v.readCache()
+		offs := rc.offsets(n)
+		end := min(stop, n.Size)
+		segStart := func(pos int64) (i int, seg int64, ok bool) {
+			i = sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > pos })
+			if i == len(n.Chunks) {
+				return i, 0, false
+			}
+			_, hdr, err := v.chunkLocation(rc, n.Chunks[i])
+			if err != nil || hdr.SegSize <= 0 {
+				return i, 0, false
+			}
+			return i, offs[i] + (pos-offs[i])/int64(hdr.SegSize)*int64(hdr.SegSize), true
+		}
+		if offs[len(offs)-1] == n.Size {
+			if _, s, ok := segStart(off); ok {
+				start = s
+			}
+			if i, s, ok := segStart(end - 1); ok {
+				_, hdr, _ := v.chunkLocation(rc, n.Chunks[i])
+				stop = min(s+int64(hdr.SegSize), offs[i+1])
+			}
+		}
+	}
+	parts, release, err = v.ReadSlices(ctx, n, start, int(stop-start))
+	return start, parts, release, err
+}
+
 // sliceRead is what readSlices brought: the bytes, the cache entries they pin, and why
 // they stop short, if they do.
 type sliceRead struct {

@@ -9,11 +9,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkFio runs fio through a discofs mount (local store), through gocryptfs and on
-// the raw disk in the same run, and prints them side by side: sequential write and read
-// of a file (warm, and cold after dropping caches and remounting) and 4 KiB random reads.
+// the raw disk in the same run, and prints them side by side: sequential write of a file
+// (with and without an fsync at the end), cp of a file into the folder, sequential read
+// (warm, and cold after dropping caches and remounting), 4 KiB random reads, and ls -lR of
+// a tree of 100,000 files. fio drops a file's cached pages before each job, so every read
+// reaches the filesystem.
 // fio and gocryptfs are Debian packages (make bench installs them when missing); the size
 // is DISCOFS_FIO_SIZE (default 1G).
 func BenchmarkFio(b *testing.B) {
@@ -78,10 +82,25 @@ func BenchmarkFio(b *testing.B) {
 		{"gocryptfs", gcPlain, gcMount, gcUmount},
 		{"discofs", filepath.Join(dMnt, "bench"), dMount, dUmount},
 	}
+	// The tree ls -lR walks: 100,000 empty files in 100 folders, made once on the raw disk
+	// and copied or archived into the others.
+	tree := filepath.Join(raw, "tree")
+	for d := range 100 {
+		dir := filepath.Join(tree, fmt.Sprintf("d%03d", d))
+		os.MkdirAll(dir, 0o755)
+		for f := range 1000 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", f)), nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run("put", "--name", "tree", tree)
+
 	type row struct {
-		write, readWarm, readCold, iops, p99 float64
+		write, writeSync, cp, readWarm, readCold, iops, p99, ls float64
 	}
 	rows := map[string]row{}
+	src := filepath.Join(raw, "fio.dat")
 	for range b.N {
 		for _, tg := range targets {
 			if tg.mount != nil {
@@ -89,11 +108,24 @@ func BenchmarkFio(b *testing.B) {
 			}
 			file := filepath.Join(tg.dir, "fio.dat")
 			var r row
-			r.write = fio(b, "write", file, size, "1M", "--end_fsync=1").bw
+			r.writeSync = fio(b, "write", filepath.Join(tg.dir, "fsync.dat"), size, "1M", "--end_fsync=1").bw
+			os.Remove(filepath.Join(tg.dir, "fsync.dat"))
+			r.write = fio(b, "write", file, size, "1M").bw
+			if tg.name == "discofs" {
+				run("sync", "--timeout", "10m") // cp alone, as a user's would be
+			}
+			if tg.name != "raw disk" {
+				r.cp = timed(b, "cp", src, filepath.Join(tg.dir, "cp.dat")).Seconds()
+			} else {
+				r.cp = timed(b, "cp", src, filepath.Join(raw, "cp.dat")).Seconds()
+			}
 			if tg.name == "discofs" {
 				run("sync", "--timeout", "10m")
 			}
 			r.readWarm = fio(b, "read", file, size, "1M").bw
+			if tg.name == "gocryptfs" {
+				exec.Command("cp", "-r", tree, tg.dir).Run()
+			}
 			if tg.umount != nil {
 				tg.umount()
 			}
@@ -104,6 +136,12 @@ func BenchmarkFio(b *testing.B) {
 			r.readCold = fio(b, "read", file, size, "1M").bw
 			res := fio(b, "randread", file, size, "4k", "--runtime=10", "--time_based")
 			r.iops, r.p99 = res.iops, res.p99us
+			treeDir := filepath.Join(tg.dir, "tree")
+			if tg.name == "discofs" {
+				treeDir = filepath.Join(dMnt, "tree")
+			}
+			os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200)
+			r.ls = timed(b, "ls", "-lR", treeDir).Seconds()
 			if tg.umount != nil {
 				tg.umount()
 			}
@@ -111,12 +149,24 @@ func BenchmarkFio(b *testing.B) {
 		}
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n%-10s %14s %14s %14s %12s %10s\n", "", "write MB/s", "read warm MB/s", "read cold MB/s", "4k rand IOPS", "p99 µs")
+	fmt.Fprintf(&sb, "\n%-10s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "write", "write+fsync", "cp 1 file",
+		"read warm", "read cold", "4k rand", "p99", "ls -lR")
+	fmt.Fprintf(&sb, "%-10s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "MB/s", "MB/s", "s", "MB/s", "MB/s", "IOPS", "µs", "s")
 	for _, tg := range targets {
 		r := rows[tg.name]
-		fmt.Fprintf(&sb, "%-10s %14.0f %14.0f %14.0f %12.0f %10.0f\n", tg.name, r.write, r.readWarm, r.readCold, r.iops, r.p99)
+		fmt.Fprintf(&sb, "%-10s %8.0f %12.0f %8.2f %11.0f %11.0f %10.0f %8.0f %9.2f\n", tg.name,
+			r.write, r.writeSync, r.cp, r.readWarm, r.readCold, r.iops, r.p99, r.ls)
 	}
 	b.Log(sb.String())
+}
+
+// timed runs a command with its output discarded and returns how long it took.
+func timed(b *testing.B, name string, args ...string) time.Duration {
+	t0 := time.Now()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return time.Since(t0)
 }
 
 type fioResult struct{ bw, iops, p99us float64 }
