@@ -18,8 +18,8 @@ import (
 )
 
 // BenchmarkUploadLanes uploads 10 MiB packs against Discord's default rate limits (5
-// messages per 5 s per thread) with 1, 2 and 4 lanes and two uploaders per lane, as a vault
-// with Uploaders = 2 × lanes does. Two 10 MiB packs fit a 25 MiB request, so the limits
+// messages per 5 s per thread) with 1, 2 and 4 lanes and UploadersPerLane uploaders per
+// lane, as a vault on Discord has. Two 10 MiB packs fit a 25 MiB request, so the limits
 // allow 2 packs per message; "per-msg=1" sends one per message, as a store without
 // coalescing does. Each lane uploads 30 packs: 15 messages of 2, which the bucket lets
 // through in 10 s at best (5 at once, 5 more each window). "of-limit" is that ideal time
@@ -36,9 +36,9 @@ func BenchmarkUploadLanes(b *testing.B) {
 				for b.Loop() {
 					start := time.Now()
 					var wg sync.WaitGroup
-					for range 2 * lanes {
+					for range UploadersPerLane * lanes {
 						wg.Go(func() {
-							for range perLane / 2 {
+							for range perLane / UploadersPerLane {
 								h := chunkstore.Handle{Type: chunkstore.TypePack, Name: chunkstoretest.Name(), Group: "261126-01"}
 								if _, err := s.Put(b.Context(), h, chunkstore.BytesSource(data)); err != nil {
 									b.Error(err)

@@ -24,6 +24,12 @@ import (
 // DefaultMaxObjectSize is Discord's attachment limit today.
 const DefaultMaxObjectSize = 10 << 20
 
+// UploadersPerLane is how many uploads a writer should keep going per lane. A lane sends one
+// message at a time, of as many queued objects as fit; with two uploads per lane, one lane
+// often finds a single object queued when its rate limit opens, and a message of one pack
+// uses a slot that could carry two.
+const UploadersPerLane = 3
+
 // Options configure a Store.
 type Options struct {
 	// Session talks to Discord (see NewSession); its ShouldRetryOnRateLimit must be false so

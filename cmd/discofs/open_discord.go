@@ -67,14 +67,14 @@ func openDiscord(ctx context.Context, channel string, opts map[string]string) (c
 	}
 	// Two uploads per lane keep every lane busy and let the store put two packs in one
 	// message; loads go to the CDN, not the API.
-	var s chunkstore.Store = chunkstore.NewLimit(chunkstore.NewMetrics(d), 2*lanes, 16)
+	var s chunkstore.Store = chunkstore.NewLimit(chunkstore.NewMetrics(d), discord.UploadersPerLane*lanes, 16)
 	s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
 	return s, d, nil
 }
 
-// storeUploaders is how many packs a vault should upload at once on its store: two per
-// Discord lane, so the store can put two packs in each message; 0 (the vault's default)
-// elsewhere.
+// storeUploaders is how many packs a vault should upload at once on its store:
+// discord.UploadersPerLane per Discord lane, so the store finds two packs to put in each
+// message; 0 (the vault's default) elsewhere.
 func storeUploaders(cfg *vault.Config) int {
 	if !strings.HasPrefix(cfg.Store, "discord:") {
 		return 0
@@ -83,5 +83,5 @@ func storeUploaders(cfg *vault.Config) int {
 	if err != nil || lanes < 1 {
 		lanes = 2
 	}
-	return 2 * lanes
+	return discord.UploadersPerLane * lanes
 }
