@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,8 @@ import (
 // allow 2 packs per message; "per-msg=1" sends one per message, as a store without
 // coalescing does. Each lane uploads 30 packs: 15 messages of 2, which the bucket lets
 // through in 10 s at best (5 at once, 5 more each window). "of-limit" is that ideal time
-// over the time taken. Run with -benchtime=1x.
+// over the time taken; it leaves out the transfer of the last window's messages, so even a
+// perfect store stays under 1. Run with -benchtime=1x.
 func BenchmarkUploadLanes(b *testing.B) {
 	const size, perLane, perMsg = 10 << 20, 30, 2
 	data := chunkstoretest.Data(size)
@@ -32,13 +34,27 @@ func BenchmarkUploadLanes(b *testing.B) {
 			b.Run(fmt.Sprintf("per-msg=%d/lanes=%d", files, lanes), func(b *testing.B) {
 				e := newEnv(b, emulator.DefaultConfig(), Options{MaxObjectSize: size, Lanes: lanes, MaxFiles: files, RequestsPerSecond: 45, Logger: benchLogger(), CoalesceWindow: coalesceForBench})
 				s := retried(e.store)
+				// The lanes' threads first, so the time counts messages into them only, as
+				// the ideal does (making them costs requests on the channel's own limit).
+				ls, err := e.store.laneSet(b.Context(), "261126-01")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range lanes {
+					if _, err := ls.thread(b.Context(), e.store, i); err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.SetBytes(int64(size * perLane * lanes))
 				for b.Loop() {
 					start := time.Now()
+					// The uploaders take packs from one supply, as a vault's do from its packer.
+					var left atomic.Int32
+					left.Store(int32(perLane * lanes))
 					var wg sync.WaitGroup
 					for range UploadersPerLane * lanes {
 						wg.Go(func() {
-							for range perLane / UploadersPerLane {
+							for left.Add(-1) >= 0 {
 								h := chunkstore.Handle{Type: chunkstore.TypePack, Name: chunkstoretest.Name(), Group: "261126-01"}
 								if _, err := s.Put(b.Context(), h, chunkstore.BytesSource(data)); err != nil {
 									b.Error(err)
