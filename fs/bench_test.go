@@ -3,7 +3,6 @@ package fs
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/vault"
+	"github.com/discofs/discofs/vault/vaulttest"
 )
 
 // benchVault opens a vault on a local directory store holding one archive "bench" with
@@ -129,15 +129,7 @@ func percentile(d []time.Duration, p int) time.Duration {
 // on a fresh mount each time so no listing comes from the kernel's caches.
 func BenchmarkMountListRecursive(b *testing.B) {
 	src := filepath.Join(b.TempDir(), "many")
-	for d := range 100 {
-		dir := filepath.Join(src, fmt.Sprintf("d%03d", d))
-		os.MkdirAll(dir, 0o755)
-		for f := range 1000 {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", f)), nil, 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	vaulttest.ManyFiles(b, src, 100, 1000)
 	v, _ := testVault(b)
 	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
 		b.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/discofs/discofs/vault/vaulttest"
 )
 
 // BenchmarkFio runs fio through a discofs mount (local store), through gocryptfs and on
@@ -85,15 +87,7 @@ func BenchmarkFio(b *testing.B) {
 	// The tree ls -lR walks: 100,000 empty files in 100 folders, made once on the raw disk
 	// and copied or archived into the others.
 	tree := filepath.Join(raw, "tree")
-	for d := range 100 {
-		dir := filepath.Join(tree, fmt.Sprintf("d%03d", d))
-		os.MkdirAll(dir, 0o755)
-		for f := range 1000 {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", f)), nil, 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	vaulttest.ManyFiles(b, tree, 100, 1000)
 	run("put", "--name", "tree", tree)
 
 	type row struct {

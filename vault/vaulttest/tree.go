@@ -4,6 +4,7 @@ package vaulttest
 
 import (
 	"bytes"
+	"fmt"
 	iofs "io/fs"
 	"math/rand"
 	"os"
@@ -97,5 +98,22 @@ func SameTree(t testing.TB, want, got string) {
 	filepath.WalkDir(got, func(string, iofs.DirEntry, error) error { n++; return nil })
 	if n != seen {
 		t.Errorf("%s has %d entries, want %d", got, n, seen)
+	}
+}
+
+// ManyFiles writes dirs folders of perDir empty files each under dir, for listing
+// benchmarks.
+func ManyFiles(t testing.TB, dir string, dirs, perDir int) {
+	t.Helper()
+	for d := range dirs {
+		sub := filepath.Join(dir, fmt.Sprintf("d%03d", d))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range perDir {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%04d", f)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
