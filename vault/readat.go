@@ -68,34 +68,40 @@ func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size in
 // caller can offer the rest to whoever caches pages (the kernel, for a mount). Reads of
 // v3.1 chunks are not widened.
 func (v *Vault) ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error) {
-	start, stop := off, off+int64(size)
-	if n.Type == index.TypeFile && off >= 0 && off < n.Size && size > 0 {
-		rc := v.readCache()
-		offs := rc.offsets(n)
-		end := min(stop, n.Size)
-		segStart := func(pos int64) (i int, seg int64, ok bool) {
-			i = sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > pos })
-			if i == len(n.Chunks) {
-				return i, 0, false
-			}
-			_, hdr, err := v.chunkLocation(rc, n.Chunks[i])
-			if err != nil || hdr.SegSize <= 0 {
-				return i, 0, false
-			}
-			return i, offs[i] + (pos-offs[i])/int64(hdr.SegSize)*int64(hdr.SegSize), true
-		}
-		if offs[len(offs)-1] == n.Size {
-			if _, s, ok := segStart(off); ok {
-				start = s
-			}
-			if i, s, ok := segStart(end - 1); ok {
-				_, hdr, _ := v.chunkLocation(rc, n.Chunks[i])
-				stop = min(s+int64(hdr.SegSize), offs[i+1])
-			}
-		}
-	}
+	start, stop := v.segmentBounds(n, off, size)
 	parts, release, err = v.ReadSlices(ctx, n, start, int(stop-start))
 	return start, parts, release, err
+}
+
+// segmentBounds widens [off, off+size) to the segments that hold it, within the file. A
+// bound in a chunk whose frame the index does not know (a v3.1 chunk) stays.
+func (v *Vault) segmentBounds(n index.Node, off int64, size int) (start, stop int64) {
+	start, stop = off, off+int64(size)
+	if n.Type != index.TypeFile || off < 0 || off >= n.Size || size <= 0 {
+		return start, stop
+	}
+	rc := v.readCache()
+	offs := rc.offsets(n)
+	if offs[len(offs)-1] != n.Size {
+		return start, stop // ReadSlices says what is wrong
+	}
+	// seg finds where in the file the segment holding byte pos starts and ends.
+	seg := func(pos int64) (from, to int64, ok bool) {
+		i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > pos })
+		_, hdr, err := v.chunkLocation(rc, n.Chunks[i])
+		if err != nil || hdr.SegSize <= 0 {
+			return 0, 0, false
+		}
+		from = offs[i] + (pos-offs[i])/int64(hdr.SegSize)*int64(hdr.SegSize)
+		return from, min(from+int64(hdr.SegSize), offs[i+1]), true
+	}
+	if from, _, ok := seg(off); ok {
+		start = from
+	}
+	if _, to, ok := seg(min(stop, n.Size) - 1); ok {
+		stop = to
+	}
+	return start, stop
 }
 
 // sliceRead is what readSlices brought: the bytes, the cache entries they pin, and why
