@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -40,9 +39,6 @@ type Source interface {
 	// not modify, valid until it calls release; fewer with an error saying why (io.EOF at
 	// the end).
 	ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
-	// ReadAround is ReadSlices widened to what the source reads anyway to serve the range;
-	// the bytes start at start.
-	ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error)
 }
 
 // Timeouts for the kernel's caches. The archive list changes when archives are made or
@@ -82,10 +78,6 @@ type node struct {
 	fsys    *filesys
 	archive index.Archive
 	n       index.Node
-	// pages is held shared while bytes read around a small read are offered to the
-	// kernel's page cache (see handle.read), and exclusively while the file is opened for
-	// writing or truncated by path, so stale bytes never land over newer ones.
-	pages sync.RWMutex
 }
 
 // NewRoot returns the root node of a filesystem over src, for fs.Mount or for tests that

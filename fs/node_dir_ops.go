@@ -116,7 +116,7 @@ func (d *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 		var st os.FileInfo
 		if h.sf != nil {
 			st, _ = h.sf.Stat()
-		} else if f, _, _ := h.source(d); f != nil {
+		} else if f, _ := h.source(d); f != nil {
 			st, _ = f.Stat()
 		}
 		if st != nil {

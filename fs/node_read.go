@@ -30,9 +30,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, syscall.EROFS
 		}
 		p := d.path()
-		d.pages.Lock()
 		n, sf, err := d.fsys.wr.OpenWrite(d.archive.ID, p, flags&syscall.O_TRUNC != 0)
-		d.pages.Unlock()
 		if err != nil {
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}

@@ -18,10 +18,6 @@ func (failingSource) Node(string, string) (index.Node, error) {
 	return index.Node{}, index.ErrNotFound
 }
 func (failingSource) Children(string, string, func(index.Node) error) error { return nil }
-func (s failingSource) ReadAround(context.Context, index.Node, int64, int) (int64, [][]byte, func(), error) {
-	return 0, nil, func() {}, s.err
-}
-
 func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]byte, func(), error) {
 	return nil, func() {}, s.err
 }

@@ -32,9 +32,7 @@ func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		if h, isW := f.(*handle); isW && h.sf != nil {
 			err = h.sf.Truncate(int64(size))
 		} else {
-			d.pages.Lock()
 			_, err = wr.Truncate(d.archive.ID, p, int64(size))
-			d.pages.Unlock()
 		}
 		if errno := d.fsys.errno(err, "truncate", d.archive.ID, p); errno != 0 {
 			return errno

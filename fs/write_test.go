@@ -181,11 +181,11 @@ func copyTimes(t *testing.T, src, dst string) {
 	}
 }
 
-// Small reads offer the segments around them to the kernel's page cache after replying.
-// An offer must never land old bytes over newer ones: readers hammer a committed file
-// with small reads while it is rewritten and committed again and again, and then the
+// The kernel keeps a file's pages across opens, and reading handles skip the index while
+// no file has left the queue: neither may ever serve old bytes. Readers hammer a committed
+// file with small reads while it is rewritten and committed again and again, and then the
 // kernel's view and a fresh read both match what was written.
-func TestReadAroundNeverCachesOldBytes(t *testing.T) {
+func TestReadsWhileRewritingSeeWhatWasWritten(t *testing.T) {
 	v, _ := testVault(t)
 	src := filepath.Join(t.TempDir(), "a")
 	os.Mkdir(src, 0o755)

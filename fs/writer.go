@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"errors"
-	"io"
 	iofs "io/fs"
 	"os"
 	"strings"
@@ -161,15 +160,15 @@ type handle struct {
 
 // source says where a reading handle's bytes are now: an open spool file, or (file nil)
 // the committed node n. A node unlinked or replaced while open keeps what it had.
-func (h *handle) source(d *node) (file *os.File, n index.Node, left uint64) {
+func (h *handle) source(d *node) (file *os.File, n index.Node) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	wr := d.fsys.wr
 	if wr == nil {
-		return nil, h.n, 0
+		return nil, h.n
 	}
 	if _, parent := d.Parent(); parent == nil {
-		return h.spool, h.n, h.left
+		return h.spool, h.n
 	}
 	ino := d.StableAttr().Ino
 	if _, queued := wr.State(ino); queued {
@@ -177,7 +176,7 @@ func (h *handle) source(d *node) (file *os.File, n index.Node, left uint64) {
 			// A spool file lasts from the first write after a commit to the next commit;
 			// one opened earlier holds older bytes.
 			if st, err := os.Stat(wr.SpoolDir() + "/" + uitoa(ino)); err == nil && os.SameFile(st, h.spoolInfo) {
-				return h.spool, h.n, h.left
+				return h.spool, h.n
 			}
 		}
 		if f, err := wr.OpenSpool(ino); err == nil {
@@ -186,7 +185,7 @@ func (h *handle) source(d *node) (file *os.File, n index.Node, left uint64) {
 					h.spool.Close()
 				}
 				h.spool, h.spoolInfo = f, st
-				return f, h.n, h.left
+				return f, h.n
 			}
 			f.Close()
 		}
@@ -194,12 +193,12 @@ func (h *handle) source(d *node) (file *os.File, n index.Node, left uint64) {
 	}
 	now := wr.Left()
 	if now == h.left && h.n.State == index.StateCommitted {
-		return nil, h.n, h.left
+		return nil, h.n
 	}
 	if n := d.current(); n.Ino == ino && n.Type == index.TypeFile && n.State == index.StateCommitted {
 		h.n, h.left = n, now
 	}
-	return nil, h.n, h.left
+	return nil, h.n
 }
 
 // setSpool makes a reading handle start from an open spool file.
@@ -225,72 +224,17 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		k, err := h.sf.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	f, n, left := h.source(d)
+	f, n := h.source(d)
 	if f != nil {
 		k, err := f.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	if len(dest) >= readAroundBelow {
-		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
-		res := &sliceResult{parts: parts, release: release}
-		for _, p := range parts {
-			res.size += len(p)
-		}
-		return res, res.size, err
-	}
-	start, around, release, err := d.fsys.src.ReadAround(ctx, n, off, len(dest))
-	res := &sliceResult{release: release}
-	// The reply is the part of around that was asked for.
-	skip, want := off-start, len(dest)
-	for _, p := range around {
-		if skip >= int64(len(p)) {
-			skip -= int64(len(p))
-			continue
-		}
-		p = p[skip:min(int64(len(p)), skip+int64(want-res.size))]
-		skip = 0
-		res.parts = append(res.parts, p)
-		if res.size += len(p); res.size == want {
-			break
-		}
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		res.offer = func() { d.offerPages(start, around, left) }
-	}
-	if errors.Is(err, io.EOF) && res.size == want {
-		err = nil
-	}
-	if err == nil && res.size < want {
-		err = io.EOF
+	parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
+	res := &sliceResult{parts: parts, release: release}
+	for _, p := range parts {
+		res.size += len(p)
 	}
 	return res, res.size, err
-}
-
-// readAroundBelow is the read size under which a read of a committed file is widened to
-// the segments that serve it, and the rest offered to the kernel: random small reads then
-// find their neighbours cached. Larger reads are the kernel's own read-ahead.
-const readAroundBelow = 64 << 10
-
-// offerPages stores bytes read around a small read in the kernel's page cache, once the
-// reply has gone (the pages it asked for are unlocked by then). Nothing is offered when
-// the file may have changed since they were read: it is opened for writing now, queued,
-// or a file has been committed since (left moved).
-func (d *node) offerPages(start int64, parts [][]byte, left uint64) {
-	if !d.pages.TryRLock() {
-		return
-	}
-	defer d.pages.RUnlock()
-	if wr := d.fsys.wr; wr != nil {
-		if _, queued := wr.State(d.StableAttr().Ino); queued || wr.Left() != left {
-			return
-		}
-	}
-	for _, p := range parts {
-		if d.WriteCache(start, p) != 0 {
-			return
-		}
-		start += int64(len(p))
-	}
 }
 
 // sliceResult answers a read with slices of the vault's read cache, which go-fuse hands
@@ -299,7 +243,6 @@ type sliceResult struct {
 	parts   [][]byte
 	size    int
 	release func()
-	offer   func() // offers the bytes read around the reply to the kernel
 }
 
 func (r *sliceResult) Size() int { return r.size }
@@ -316,18 +259,10 @@ func (r *sliceResult) Bytes(buf []byte) ([]byte, fuse.Status) {
 // Slices are the bytes as they are.
 func (r *sliceResult) Slices() ([][]byte, fuse.Status) { return r.parts, fuse.OK }
 
-// Done releases the slices once the kernel has them, after offering the bytes read
-// around them, if any, on a goroutine of their own.
+// Done releases the slices once the kernel has them.
 func (r *sliceResult) Done() {
-	release, offer := r.release, r.offer
-	r.release, r.offer = nil, nil
-	switch {
-	case offer != nil:
-		go func() {
-			offer()
-			release()
-		}()
-	case release != nil:
-		release()
+	if r.release != nil {
+		r.release()
+		r.release = nil
 	}
 }
