@@ -50,7 +50,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	fs.UintVar(&lanes, "lanes", 2, "archive threads that upload at once (1..16)")
 	fs.BoolVar(&cardNames, "card-names", false, "show file names on archive cards (otherwise they are only in the encrypted manifest)")
 	kdfFlags(fs, &kt, &km)
-	args, err := parseArgs(fs, args, 0, 0)
+	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func runPasswd(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("passwd", e, &c)
 	fs.StringVar(&newFile, "new-passphrase-file", "", "read the new passphrase from this file (default $DISCOFS_NEW_PASSPHRASE, else a prompt)")
 	kdfFlags(fs, &kt, &km)
-	args, err := parseArgs(fs, args, 0, 0)
+	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}

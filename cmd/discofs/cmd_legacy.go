@@ -50,7 +50,7 @@ func runImportLegacy(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&channel, "channel", "", "the v3.1 archive channel (default $"+envLegacyChannel+", else the vault's channel)")
 	fs.StringVar(&api, "discord-api", "", "Discord API base URL (for the emulator; default discord.com)")
 	fs.StringVar(&passFile, "legacy-passphrase-file", "", "read the v3.1 passphrase from this file (default $"+envLegacyKey+", else a prompt)")
-	args, err := parseArgs(fs, args, 0, 0)
+	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}

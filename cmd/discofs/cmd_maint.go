@@ -24,7 +24,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	var asJSON bool
 	fs := newFlags("status", e, &c)
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	args, err := parseArgs(fs, args, 0, 0)
+	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func runRm(ctx context.Context, e *env, args []string) error {
 func runGC(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("gc", e, &c)
-	args, err := parseArgs(fs, args, 0, 0)
+	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}

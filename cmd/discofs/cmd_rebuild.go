@@ -18,7 +18,7 @@ func init() {
 func runRebuild(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("rebuild-index", e, &c)
-	args, err := parseArgs(fs, args, 0, 0)
+	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}

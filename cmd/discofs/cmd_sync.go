@@ -23,7 +23,7 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	var timeout time.Duration
 	fl := newFlags("sync", e, &c)
 	fl.DurationVar(&timeout, "timeout", 0, "give up after this long (0: wait as long as it takes)")
-	args, err := parseArgs(fl, args, 0, 0)
+	_, err := parseArgs(fl, args, 0, 0)
 	if err != nil {
 		return err
 	}
