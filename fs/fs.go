@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +36,9 @@ type Source interface {
 	Node(archive, p string) (index.Node, error)
 	// Children calls fn for the nodes directly inside dir, in name order.
 	Children(archive, dir string, fn func(index.Node) error) error
+	// Rebuilds changes when the index was rebuilt, which may have given a file new content
+	// under the same inode number.
+	Rebuilds() uint64
 	// ReadSlices reads size bytes of a committed file from off, as slices the caller must
 	// not modify, valid until it calls release; fewer with an error saying why (io.EOF at
 	// the end).
@@ -78,6 +82,8 @@ type node struct {
 	fsys    *filesys
 	archive index.Archive
 	n       index.Node
+	// rebuilds is the source's Rebuilds at this file's last open (see Open).
+	rebuilds atomic.Uint64
 }
 
 // NewRoot returns the root node of a filesystem over src, for fs.Mount or for tests that

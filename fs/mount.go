@@ -47,6 +47,9 @@ func (s VaultSource) Children(archive, dir string, fn func(index.Node) error) er
 	return s.V.Index().Children(archive, dir, fn)
 }
 
+// Rebuilds counts the vault's index rebuilds.
+func (s VaultSource) Rebuilds() uint64 { return s.V.Rebuilds() }
+
 // ReadSlices reads a committed file through the vault.
 func (s VaultSource) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, func(), error) {
 	return s.V.ReadSlices(ctx, n, off, size)

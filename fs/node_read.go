@@ -14,9 +14,15 @@ import (
 
 // Open opens a file. On a writable mount, opening for writing moves the file to the spool
 // (copying a committed file up, unless O_TRUNC empties it); a queued file is read from its
-// spool. A file's bytes change only through this mount, which the kernel sees, so every
-// open keeps the kernel's page cache: what was just written reads back from memory.
+// spool. A file's bytes change only through this mount, which the kernel sees, so an open
+// keeps the kernel's page cache (what was just written reads back from memory) unless the
+// index was rebuilt since the file's last open.
 func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	keep := uint32(fuse.FOPEN_KEEP_CACHE)
+	rebuilds := d.fsys.src.Rebuilds() // before the node is read, as left below
+	if d.rebuilds.Swap(rebuilds) != rebuilds {
+		keep = 0 // the kernel drops what it cached of the file
+	}
 	var left uint64
 	if d.fsys.wr != nil {
 		left = d.fsys.wr.Left() // before the node is read; see handle.left
@@ -34,14 +40,14 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if err != nil {
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}
-		return &handle{sf: sf, n: n}, fuse.FOPEN_KEEP_CACHE, 0
+		return &handle{sf: sf, n: n}, keep, 0
 	}
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)
 		if err == nil {
-			h := &handle{n: n, left: left}
+			h := &handle{n: n, left: left, rebuilds: rebuilds}
 			h.setSpool(f)
-			return h, fuse.FOPEN_KEEP_CACHE, 0
+			return h, keep, 0
 		}
 		// Committed since it was looked up: its spool is gone.
 		n = d.current()
@@ -49,7 +55,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, n.Path)
 		}
 	}
-	return &handle{n: n, left: left}, fuse.FOPEN_KEEP_CACHE, 0
+	return &handle{n: n, left: left, rebuilds: rebuilds}, keep, 0
 }
 
 // Read serves a read from the spool or through the vault. A read that fails (a missing

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
 )
@@ -18,6 +20,7 @@ func (failingSource) Node(string, string) (index.Node, error) {
 	return index.Node{}, index.ErrNotFound
 }
 func (failingSource) Children(string, string, func(index.Node) error) error { return nil }
+func (failingSource) Rebuilds() uint64                                      { return 0 }
 func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]byte, func(), error) {
 	return nil, func() {}, s.err
 }
@@ -67,5 +70,38 @@ func TestNodeMethods(t *testing.T) {
 	cancel()
 	if _, errno := cancelled.Read(cctx, nil, make([]byte, 4), 0); errno != syscall.EINTR {
 		t.Errorf("interrupted read = %v, want EINTR", errno)
+	}
+}
+
+// rebuildingSource is failingSource whose index can be rebuilt.
+type rebuildingSource struct {
+	failingSource
+	rebuilds uint64
+}
+
+func (s *rebuildingSource) Rebuilds() uint64 { return s.rebuilds }
+
+// A rebuilt index may give an inode new content (a commit made on another machine), so the
+// first open after a rebuild lets the kernel drop what it cached; other opens keep it.
+func TestOpenAfterRebuildDropsCachedPages(t *testing.T) {
+	src := &rebuildingSource{}
+	file := &node{fsys: newFilesys(src, nil), archive: index.Archive{ID: "261126-01"},
+		n: index.Node{Path: "/f", Type: index.TypeFile, Size: 10, Ino: 5, Chunks: []index.ChunkRef{{Len: 10}}}}
+	keeps := func() bool {
+		_, flags, errno := file.Open(context.Background(), syscall.O_RDONLY)
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		return flags&fuse.FOPEN_KEEP_CACHE != 0
+	}
+	if !keeps() || !keeps() {
+		t.Fatal("an open before any rebuild drops the cached pages")
+	}
+	src.rebuilds++
+	if keeps() {
+		t.Fatal("the first open after a rebuild keeps the cached pages")
+	}
+	if !keeps() {
+		t.Fatal("a second open after a rebuild drops the cached pages again")
 	}
 }

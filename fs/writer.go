@@ -153,9 +153,10 @@ type handle struct {
 	spool     *os.File
 	spoolInfo os.FileInfo
 	n         index.Node
-	// left is the writer's Left when n was read: while it stays, a file not queued still
-	// has n's content, and a read need not ask the index.
-	left uint64
+	// left is the writer's Left, and rebuilds the source's Rebuilds, when n was read:
+	// while both stay, a file not queued still has n's content, and a read need not ask
+	// the index.
+	left, rebuilds uint64
 }
 
 // source says where a reading handle's bytes are now: an open spool file, or (file nil)
@@ -191,12 +192,12 @@ func (h *handle) source(d *node) (file *os.File, n index.Node) {
 		}
 		// Committed since, or still being copied up: the store has the bytes.
 	}
-	now := wr.Left()
-	if now == h.left && h.n.State == index.StateCommitted {
+	left, rebuilds := wr.Left(), d.fsys.src.Rebuilds()
+	if left == h.left && rebuilds == h.rebuilds && h.n.State == index.StateCommitted {
 		return nil, h.n
 	}
 	if n := d.current(); n.Ino == ino && n.Type == index.TypeFile && n.State == index.StateCommitted {
-		h.n, h.left = n, now
+		h.n, h.left, h.rebuilds = n, left, rebuilds
 	}
 	return nil, h.n
 }

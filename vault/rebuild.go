@@ -48,6 +48,7 @@ func (v *Vault) Rebuild(ctx context.Context, prog *Progress) (*RebuildReport, er
 	if err := v.idx.DropAll(); err != nil {
 		return nil, err
 	}
+	v.rebuilds.Add(1)
 	v.reads.forgetLocations()
 	rep := &RebuildReport{}
 	for _, d := range damaged {

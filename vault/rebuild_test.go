@@ -30,6 +30,9 @@ func TestRebuildFromStoreAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tv.Rebuilds() != 1 {
+		t.Fatalf("Rebuilds() = %d after one rebuild", tv.Rebuilds())
+	}
 	if rep.Archives != 2 || len(rep.Failed) != 2 || !strings.Contains(strings.Join(rep.Failed, ";"), "#261126-09") ||
 		!strings.Contains(strings.Join(rep.Failed, ";"), "#261126-10") {
 		t.Fatalf("rebuild report: %+v", rep)

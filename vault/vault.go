@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/discofs/discofs/chunkstore"
@@ -68,7 +69,15 @@ type Vault struct {
 	// mu is held for reading by work that adds references to chunks (put, commit) and for
 	// writing by gc, so gc never frees a chunk that a put has just deduplicated against.
 	mu sync.RWMutex
+
+	// rebuilds counts the rebuilds of the index since the vault was opened (see Rebuilds).
+	rebuilds atomic.Uint64
 }
+
+// Rebuilds counts the times the index was rebuilt since the vault was opened. A rebuild
+// can give a file another content under the same inode number (a newer commit made on
+// another machine), which a mount must not serve from pages it cached before.
+func (v *Vault) Rebuilds() uint64 { return v.rebuilds.Load() }
 
 func (o *Options) fill() {
 	if o.Logger == nil {
