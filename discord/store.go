@@ -1,11 +1,15 @@
 package discord
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime/multipart"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -246,7 +250,7 @@ func (s *Store) send(ctx context.Context, what, channel string, m *messageSend, 
 	var b []byte
 	var err error
 	if len(files) > 0 {
-		ct, body, err := discordgo.MultipartBodyWithJSON(m, files)
+		ct, body, err := multipartBody(m, files)
 		if err != nil {
 			return nil, err
 		}
@@ -285,6 +289,50 @@ func (s *Store) bucketWait(bucket string) time.Duration {
 	defer b.Unlock()
 	return rl.GetWaitTime(b, 1)
 }
+
+// multipartBody is discordgo.MultipartBodyWithJSON with the buffer sized up front: the
+// files are nearly all of a request, and a buffer grown by doubling to 20 MiB would be
+// cleared and copied several times over.
+func multipartBody(payload any, files []*discordgo.File) (contentType string, body []byte, err error) {
+	js, err := json.Marshal(payload)
+	if err != nil {
+		return "", nil, err
+	}
+	size := len(js) + 1024*(len(files)+1)
+	for _, f := range files {
+		if r, ok := f.Reader.(interface{ Len() int }); ok {
+			size += r.Len()
+		}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	w := multipart.NewWriter(buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="payload_json"`)
+	h.Set("Content-Type", "application/json")
+	p, err := w.CreatePart(h)
+	if err == nil {
+		_, err = p.Write(js)
+	}
+	for i := 0; err == nil && i < len(files); i++ {
+		f := files[i]
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files[%d]"; filename="%s"`, i, quoteEscaper.Replace(f.Name)))
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		h.Set("Content-Type", ct)
+		if p, err = w.CreatePart(h); err == nil {
+			_, err = io.Copy(p, f.Reader)
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	return w.FormDataContentType(), buf.Bytes(), err
+}
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
 
 // message fetches one message.
 func (s *Store) message(ctx context.Context, channel, id string) (*discordgo.Message, error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -69,6 +70,8 @@ func (s *Server) parseMessageBody(r *http.Request) (messageBody, []upload, error
 	return body, files, nil
 }
 
+var uploadBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // readMultipart decodes payload_json into body and collects the files.
 func (s *Server) readMultipart(r *http.Request, body any) ([]upload, error) {
 	mr, err := r.MultipartReader()
@@ -105,8 +108,14 @@ func (s *Server) readMultipart(r *http.Request, body any) ([]upload, error) {
 			return nil, &apiError{Status: http.StatusBadRequest, Code: CodeMaxAttachments,
 				Message: "Maximum number of attachments in a message reached (" + strconv.Itoa(s.cfg.MaxFiles) + ")"}
 		}
-		var buf bytes.Buffer
-		n, err := io.Copy(&buf, io.LimitReader(part, s.cfg.AttachmentLimit+1))
+		// Read through a pooled buffer, then keep an exact copy: a fresh buffer grown by
+		// doubling for each 10 MiB upload would spend most of the emulator's time clearing
+		// and copying memory.
+		buf := uploadBufs.Get().(*bytes.Buffer)
+		buf.Reset()
+		n, err := io.Copy(buf, io.LimitReader(part, s.cfg.AttachmentLimit+1))
+		data := bytes.Clone(buf.Bytes())
+		uploadBufs.Put(buf)
 		if err != nil {
 			return nil, readErr(err)
 		}
@@ -123,7 +132,7 @@ func (s *Server) readMultipart(r *http.Request, body any) ([]upload, error) {
 		if ct == "" || ct == "application/octet-stream" {
 			ct = ""
 		}
-		files = append(files, upload{index: idx, filename: part.FileName(), contentType: ct, data: buf.Bytes()})
+		files = append(files, upload{index: idx, filename: part.FileName(), contentType: ct, data: data})
 	}
 	return files, nil
 }
