@@ -29,10 +29,10 @@ import (
 const DefaultMaxObjectSize = 10 << 20
 
 // UploadersPerLane is how many uploads a writer should keep going per lane. A lane sends one
-// message at a time, of as many queued objects as fit; with two uploads per lane, one lane
+// message at a time, of as many queued objects as fit; with fewer uploads per lane, a lane
 // often finds a single object queued when its rate limit opens, and a message of one pack
 // uses a slot that could carry two.
-const UploadersPerLane = 3
+const UploadersPerLane = 4
 
 // Options configure a Store.
 type Options struct {

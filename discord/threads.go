@@ -34,6 +34,8 @@ type laneSet struct {
 	threads []string           // by lane; "" until made
 	queue   []*putReq          // uploads waiting for a message, oldest first
 	retries map[string]retryAt // object name → where its unanswered upload went
+	// wait says how long a thread's rate limit holds its next message back.
+	wait func(thread string) time.Duration
 }
 
 // retryAt is the lane and nonce of a message whose upload got no answer: Discord matches a
@@ -52,7 +54,8 @@ func (s *Store) laneSet(ctx context.Context, group string) (*laneSet, error) {
 	ls := s.lanes[group]
 	if ls == nil {
 		ls = &laneSet{group: group, changed: make(chan struct{}), busy: make([]bool, s.nLanes),
-			threads: make([]string, s.nLanes), retries: map[string]retryAt{}}
+			threads: make([]string, s.nLanes), retries: map[string]retryAt{},
+			wait: func(thread string) time.Duration { return s.bucketWait(createBucket(thread)) }}
 		s.lanes[group] = ls
 	}
 	return ls, nil
@@ -64,7 +67,9 @@ func (ls *laneSet) _signal() {
 	ls.changed = make(chan struct{})
 }
 
-// _free returns a free lane (want, or any when want < 0), or -1; ls.mu is held.
+// _free returns a free lane (want, or when want < 0 the free lane whose rate limit lets a
+// message through soonest), or -1; ls.mu is held. Sending through whichever lane is free
+// first would pile messages onto one thread while another's limit sits unused.
 func (ls *laneSet) _free(want int) int {
 	if want >= 0 {
 		if !ls.busy[want] {
@@ -72,12 +77,20 @@ func (ls *laneSet) _free(want int) int {
 		}
 		return -1
 	}
+	best, bestWait := -1, time.Duration(0)
 	for i, b := range ls.busy {
-		if !b {
-			return i
+		if b {
+			continue
+		}
+		var w time.Duration
+		if ls.threads[i] != "" && ls.wait != nil {
+			w = ls.wait(ls.threads[i])
+		}
+		if best < 0 || w < bestWait {
+			best, bestWait = i, w
 		}
 	}
-	return -1
+	return best
 }
 
 // acquire waits for lane want (any lane when want < 0) and takes it.
