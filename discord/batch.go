@@ -115,6 +115,30 @@ func (ls *laneSet) _takeBatch(maxFiles int, budget int64) []*putReq {
 	return batch
 }
 
+// waitQueued waits d, or less if the queue empties: a sender waiting for its lane's rate
+// limit must not sit out the wait when another lane has sent what it was waiting to send.
+// It reports whether anything is left to send.
+func (ls *laneSet) waitQueued(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		ls.mu.Lock()
+		empty := len(ls.queue) == 0
+		ch := ls.changed
+		ls.mu.Unlock()
+		left := time.Until(deadline)
+		if empty || left <= 0 || ctx.Err() != nil {
+			return !empty
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-t.C:
+		case <-ch:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+}
+
 // _batchFull reports whether the queue already fills a message; ls.mu is held.
 func (ls *laneSet) _batchFull(maxFiles int, budget int64) bool {
 	var size int64
@@ -144,13 +168,8 @@ func (s *Store) sendBatch(ctx context.Context, ls *laneSet, i int) {
 		if !full {
 			wait = max(wait, s.window)
 		}
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
+		if !ls.waitQueued(ctx, wait) {
+			return // others sent everything meanwhile, this caller's object too
 		}
 	}
 	ls.mu.Lock()
