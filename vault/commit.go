@@ -98,6 +98,23 @@ func (v *Vault) saveCard(ctx context.Context, a *index.Archive, nodes []index.No
 	return v.idx.PutArchive(*a)
 }
 
+// putNewTree gives nodes fresh inode numbers and writes them into archive in one batch.
+func (v *Vault) putNewTree(archive string, nodes []index.Node) error {
+	first, err := v.idx.NextInodes(uint64(len(nodes)))
+	if err != nil {
+		return err
+	}
+	b := v.idx.NewBatch(archive)
+	defer b.Cancel()
+	for i := range nodes {
+		nodes[i].Ino = first + uint64(i)
+		if err := b.SetNode(&nodes[i]); err != nil {
+			return err
+		}
+	}
+	return b.Flush()
+}
+
 func (v *Vault) treeNodes(archive string) ([]index.Node, error) {
 	var nodes []index.Node
 	err := v.idx.Walk(archive, func(n index.Node) error {

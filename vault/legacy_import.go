@@ -114,22 +114,10 @@ func (v *Vault) importLegacy(ctx context.Context, imp *LegacyImport, pass string
 	if err != nil {
 		return a, err
 	}
-	first, err := v.idx.NextInodes(uint64(len(nodes)))
-	if err != nil {
-		return a, err
-	}
 	if err := v.idx.PutLegacy(la, ids, recs); err != nil {
 		return a, err
 	}
-	b := v.idx.NewBatch(a.ID)
-	defer b.Cancel()
-	for i := range nodes {
-		nodes[i].Ino = first + uint64(i)
-		if err := b.SetNode(&nodes[i]); err != nil {
-			return a, err
-		}
-	}
-	if err := b.Flush(); err != nil {
+	if err := v.putNewTree(a.ID, nodes); err != nil {
 		return a, err
 	}
 	return a, v.idx.PutArchive(a)

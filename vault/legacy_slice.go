@@ -246,19 +246,7 @@ func (v *Vault) adoptSliced(ctx context.Context, sv *Vault, sa index.Archive) (i
 	if err := sv.idx.Walk(sa.ID, func(n index.Node) error { nodes = append(nodes, n); return nil }); err != nil {
 		return a, err
 	}
-	first, err := v.idx.NextInodes(uint64(len(nodes)))
-	if err != nil {
-		return a, err
-	}
-	b := v.idx.NewBatch(a.ID)
-	defer b.Cancel()
-	for i := range nodes {
-		nodes[i].Ino = first + uint64(i)
-		if err := b.SetNode(&nodes[i]); err != nil {
-			return a, err
-		}
-	}
-	if err := b.Flush(); err != nil {
+	if err := v.putNewTree(a.ID, nodes); err != nil {
 		return a, err
 	}
 	return a, v.commitStaged(ctx, &a, a.ID)

@@ -149,21 +149,11 @@ func runPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	paths, err := c.paths(e)
+	u, err := c.unlock(e, "Current passphrase: ")
 	if err != nil {
 		return err
 	}
-	cfg, err := vault.LoadConfig(paths)
-	if err != nil {
-		return err
-	}
-	old, err := c.passphrase(e, "Current passphrase: ", false)
-	if err != nil {
-		return err
-	}
-	if _, err := vault.Unlock(cfg, old); err != nil {
-		return err
-	}
+	paths, cfg, old := u.paths, u.cfg, u.pass
 	next, err := readSecret(e, newFile, "DISCOFS_NEW_PASSPHRASE", "New passphrase: ", true)
 	if err != nil {
 		return err

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/discofs/discofs/vault"
 )
 
 // `discofs mount --daemon` starts the same command again without --daemon, in a session of
@@ -26,21 +24,11 @@ const (
 
 // daemonize runs the mount in the background; args are the command line without --daemon.
 func daemonize(e *env, c *common, mnt string, args []string) error {
-	paths, err := c.paths(e)
+	u, err := c.unlock(e, "Passphrase: ")
 	if err != nil {
-		return err
-	}
-	cfg, err := vault.LoadConfig(paths)
-	if err != nil {
-		return err
-	}
-	pass, err := c.passphrase(e, "Passphrase: ", false)
-	if err != nil {
-		return err
-	}
-	if _, err := vault.Unlock(cfg, pass); err != nil {
 		return err // a wrong passphrase is said here, not in a log file
 	}
+	paths, pass := u.paths, u.pass
 	logName := filepath.Join(paths.Data, "mount.log")
 	logFile, err := os.OpenFile(logName, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {

@@ -111,8 +111,17 @@ func (o *opened) Close() {
 	o.store.Close()
 }
 
-// openVault loads the config, opens the store and unlocks the vault.
-func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened, error) {
+// unlocked is a vault's config with the passphrase that unlocks it.
+type unlocked struct {
+	paths  vault.Paths
+	cfg    *vault.Config
+	pass   string
+	master []byte
+}
+
+// unlock loads the vault's config and checks the passphrase (asked with prompt) against
+// it, before anything else is opened or touched.
+func (c *common) unlock(e *env, prompt string) (*unlocked, error) {
 	paths, err := c.paths(e)
 	if err != nil {
 		return nil, err
@@ -121,15 +130,24 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 	if err != nil {
 		return nil, err
 	}
-	pass, err := c.passphrase(e, "Passphrase: ", false)
+	pass, err := c.passphrase(e, prompt, false)
 	if err != nil {
 		return nil, err
 	}
-	// The passphrase is checked before anything else is opened or touched.
 	master, err := vault.Unlock(cfg, pass)
 	if err != nil {
 		return nil, err
 	}
+	return &unlocked{paths: paths, cfg: cfg, pass: pass, master: master}, nil
+}
+
+// openVault unlocks the vault, opens its store and opens it.
+func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened, error) {
+	u, err := c.unlock(e, "Passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	paths, cfg, master := u.paths, u.cfg, u.master
 	store, catalog, err := openStore(ctx, cfg.Store, cfg.StoreOptions)
 	if err != nil {
 		return nil, err
