@@ -123,36 +123,29 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("migrate", e, &c)
 	fs.BoolVar(&deleteOld, "delete-old", false, "delete the v3.1 thread once the new archive has been verified")
 	fs.StringVar(&api, "discord-api", "", "Discord API base URL (default: the one the archive was imported from)")
-	args, err := parseArgs(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	old, err := v.Resolve(args[0])
-	if err != nil {
-		return err
-	}
-	opts := vault.MigrateOptions{DeleteOld: deleteOld}
-	if la, err := v.Index().GetLegacy(old.ID); err == nil && la.Source.Kind == index.LegacyDiscord {
-		f := discord.NewLegacyFetcher(e.getenv(envLegacyToken))
-		if api != "" {
-			f.UseAPI(la.Source.API, api)
+	return c.withVault(ctx, e, fs, args, 1, 1, func(v *opened, args []string) error {
+		old, err := v.Resolve(args[0])
+		if err != nil {
+			return err
 		}
-		opts.Marker = f
-	}
-	var prog vault.Progress
-	stop := showProgress(e.stderr, "migrating", &prog)
-	opts.Progress = &prog
-	a, err := v.MigrateLegacy(ctx, args[0], opts)
-	stop()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s %s: migrated to %s (%d files, %s)\n", vault.FormatID(old.ID), old.Name, vault.FormatID(a.ID), a.Files, vault.HumanBytes(a.Size))
-	fmt.Fprintln(e.stdout, vault.FormatID(a.ID))
-	return nil
+		opts := vault.MigrateOptions{DeleteOld: deleteOld}
+		if la, err := v.Index().GetLegacy(old.ID); err == nil && la.Source.Kind == index.LegacyDiscord {
+			f := discord.NewLegacyFetcher(e.getenv(envLegacyToken))
+			if api != "" {
+				f.UseAPI(la.Source.API, api)
+			}
+			opts.Marker = f
+		}
+		var prog vault.Progress
+		stop := showProgress(e.stderr, "migrating", &prog)
+		opts.Progress = &prog
+		a, err := v.MigrateLegacy(ctx, args[0], opts)
+		stop()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s %s: migrated to %s (%d files, %s)\n", vault.FormatID(old.ID), old.Name, vault.FormatID(a.ID), a.Files, vault.HumanBytes(a.Size))
+		fmt.Fprintln(e.stdout, vault.FormatID(a.ID))
+		return nil
+	})
 }

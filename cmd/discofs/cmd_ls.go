@@ -36,60 +36,53 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	var asJSON bool
 	flags := newFlags("ls", e, &c)
 	flags.BoolVar(&asJSON, "json", false, "print JSON")
-	args, err := parseArgs(flags, args, 0, 1)
-	if err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	w := bufio.NewWriterSize(e.stdout, 64<<10)
-	defer w.Flush()
-	if len(args) == 0 {
-		list, err := v.Archives()
+	return c.withVault(ctx, e, flags, args, 0, 1, func(v *opened, args []string) error {
+		w := bufio.NewWriterSize(e.stdout, 64<<10)
+		defer w.Flush()
+		if len(args) == 0 {
+			list, err := v.Archives()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(w).Encode(list)
+			}
+			for _, a := range list {
+				fmt.Fprintf(w, "%-11s %-8s %6d files %10s  %s  %s\n", vault.FormatID(a.ID), a.Status, a.Files,
+					vault.HumanBytes(a.Size), a.Created.Local().Format("2006-01-02 15:04"), a.Name)
+			}
+			return nil
+		}
+		aref, p := vault.SplitRef(args[0])
+		a, err := v.Resolve(aref)
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			return json.NewEncoder(w).Encode(list)
+		n, err := v.Index().GetNode(a.ID, p)
+		if errors.Is(err, index.ErrNotFound) {
+			return fmt.Errorf("%s%s: no such file or directory", vault.FormatID(a.ID), p)
 		}
-		for _, a := range list {
-			fmt.Fprintf(w, "%-11s %-8s %6d files %10s  %s  %s\n", vault.FormatID(a.ID), a.Status, a.Files,
-				vault.HumanBytes(a.Size), a.Created.Local().Format("2006-01-02 15:04"), a.Name)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	aref, p := vault.SplitRef(args[0])
-	a, err := v.Resolve(aref)
-	if err != nil {
-		return err
-	}
-	n, err := v.Index().GetNode(a.ID, p)
-	if errors.Is(err, index.ErrNotFound) {
-		return fmt.Errorf("%s%s: no such file or directory", vault.FormatID(a.ID), p)
-	}
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
-	show := func(n index.Node) error {
-		if asJSON {
-			return enc.Encode(lsEntry{Path: n.Path, Type: n.Type.String(), Mode: nodeMode(n).String(),
-				Size: n.Size, Mtime: time.Unix(0, n.Mtime), Target: n.Target})
+		enc := json.NewEncoder(w)
+		show := func(n index.Node) error {
+			if asJSON {
+				return enc.Encode(lsEntry{Path: n.Path, Type: n.Type.String(), Mode: nodeMode(n).String(),
+					Size: n.Size, Mtime: time.Unix(0, n.Mtime), Target: n.Target})
+			}
+			name := n.Path
+			if n.Type == index.TypeSymlink {
+				name += " -> " + n.Target
+			}
+			_, err := fmt.Fprintf(w, "%s %12d %s %s\n", nodeMode(n), n.Size, time.Unix(0, n.Mtime).Local().Format("2006-01-02 15:04"), name)
+			return err
 		}
-		name := n.Path
-		if n.Type == index.TypeSymlink {
-			name += " -> " + n.Target
+		if n.Type != index.TypeDir {
+			return show(n)
 		}
-		_, err := fmt.Fprintf(w, "%s %12d %s %s\n", nodeMode(n), n.Size, time.Unix(0, n.Mtime).Local().Format("2006-01-02 15:04"), name)
-		return err
-	}
-	if n.Type != index.TypeDir {
-		return show(n)
-	}
-	return v.Index().Children(a.ID, p, show)
+		return v.Index().Children(a.ID, p, show)
+	})
 }
 
 func nodeMode(n index.Node) fs.FileMode {

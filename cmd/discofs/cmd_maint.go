@@ -65,95 +65,74 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("verify", e, &c)
 	fs.BoolVar(&full, "full", false, "download and authenticate every chunk")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	args, err := parseArgs(fs, args, 0, 1)
-	if err != nil {
-		return err
-	}
-	ref := ""
-	if len(args) == 1 {
-		ref = args[0]
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	var prog vault.Progress
-	stop := showProgress(e.stderr, "verifying", &prog)
-	rep, err := v.Verify(ctx, ref, full, &prog)
-	stop()
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		type damaged struct{ Archive, Path, Error string }
-		out := struct {
-			*vault.VerifyReport
-			Damaged []damaged
-		}{VerifyReport: rep}
-		for _, d := range rep.Damaged {
-			out.Damaged = append(out.Damaged, damaged{vault.FormatID(d.Archive), d.Path, d.Err.Error()})
+	return c.withVault(ctx, e, fs, args, 0, 1, func(v *opened, args []string) error {
+		ref := ""
+		if len(args) == 1 {
+			ref = args[0]
 		}
-		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+		var prog vault.Progress
+		stop := showProgress(e.stderr, "verifying", &prog)
+		rep, err := v.Verify(ctx, ref, full, &prog)
+		stop()
+		if err != nil {
 			return err
 		}
-	} else {
-		for _, d := range rep.Damaged {
-			fmt.Fprintf(e.stdout, "damaged: %s\n", oneLine(d.String()))
+		if asJSON {
+			type damaged struct{ Archive, Path, Error string }
+			out := struct {
+				*vault.VerifyReport
+				Damaged []damaged
+			}{VerifyReport: rep}
+			for _, d := range rep.Damaged {
+				out.Damaged = append(out.Damaged, damaged{vault.FormatID(d.Archive), d.Path, d.Err.Error()})
+			}
+			if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+				return err
+			}
+		} else {
+			for _, d := range rep.Damaged {
+				fmt.Fprintf(e.stdout, "damaged: %s\n", oneLine(d.String()))
+			}
+			what := "packs present"
+			if full {
+				what = fmt.Sprintf("%d chunks authenticated", rep.Chunks)
+			}
+			fmt.Fprintf(e.stdout, "checked %d archives, %d packs (%s), %s: %d damaged files\n",
+				rep.Archives, rep.Packs, vault.HumanBytes(rep.Bytes), what, len(rep.Damaged))
 		}
-		what := "packs present"
-		if full {
-			what = fmt.Sprintf("%d chunks authenticated", rep.Chunks)
+		if len(rep.Damaged) > 0 {
+			return exitError{exitFailure}
 		}
-		fmt.Fprintf(e.stdout, "checked %d archives, %d packs (%s), %s: %d damaged files\n",
-			rep.Archives, rep.Packs, vault.HumanBytes(rep.Bytes), what, len(rep.Damaged))
-	}
-	if len(rep.Damaged) > 0 {
-		return exitError{exitFailure}
-	}
-	return nil
+		return nil
+	})
 }
 
 func runRm(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("rm", e, &c)
-	args, err := parseArgs(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	a, err := v.Remove(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "deleted %s %s (run 'discofs gc' to free its space)\n", vault.FormatID(a.ID), a.Name)
-	return nil
+	return c.withVault(ctx, e, fs, args, 1, 1, func(v *opened, args []string) error {
+		a, err := v.Remove(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted %s %s (run 'discofs gc' to free its space)\n", vault.FormatID(a.ID), a.Name)
+		return nil
+	})
 }
 
 func runGC(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("gc", e, &c)
-	_, err := parseArgs(fs, args, 0, 0)
-	if err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	rep, err := v.GC(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "deleted %d packs (%s), %d old manifests, %d leftovers; cleaned %d interrupted puts\n",
-		rep.Packs, vault.HumanBytes(rep.Bytes), rep.Manifests, rep.Orphans, rep.Abandoned)
-	if rep.OrphansSkipped {
-		fmt.Fprintln(e.stdout, "objects unknown to this index were kept: the store has archives this machine has not indexed")
-	}
-	return nil
+	return c.withVault(ctx, e, fs, args, 0, 0, func(v *opened, _ []string) error {
+		rep, err := v.GC(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted %d packs (%s), %d old manifests, %d leftovers; cleaned %d interrupted puts\n",
+			rep.Packs, vault.HumanBytes(rep.Bytes), rep.Manifests, rep.Orphans, rep.Abandoned)
+		if rep.OrphansSkipped {
+			fmt.Fprintln(e.stdout, "objects unknown to this index were kept: the store has archives this machine has not indexed")
+		}
+		return nil
+	})
 }

@@ -71,28 +71,21 @@ func runPut(ctx context.Context, e *env, args []string) error {
 func runGet(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("get", e, &c)
-	args, err := parseArgs(fs, args, 2, 2)
-	if err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	var prog vault.Progress
-	stop := showProgress(e.stderr, "restoring", &prog)
-	damaged, err := v.Get(ctx, args[0], args[1], &prog)
-	stop()
-	for _, d := range damaged {
-		fmt.Fprintf(e.stderr, "damaged: %s\n", oneLine(d.String()))
-	}
-	if err != nil {
-		return err
-	}
-	if len(damaged) > 0 {
-		fmt.Fprintf(e.stderr, "discofs get: %d files could not be restored\n", len(damaged))
-		return exitError{exitFailure}
-	}
-	return nil
+	return c.withVault(ctx, e, fs, args, 2, 2, func(v *opened, args []string) error {
+		var prog vault.Progress
+		stop := showProgress(e.stderr, "restoring", &prog)
+		damaged, err := v.Get(ctx, args[0], args[1], &prog)
+		stop()
+		for _, d := range damaged {
+			fmt.Fprintf(e.stderr, "damaged: %s\n", oneLine(d.String()))
+		}
+		if err != nil {
+			return err
+		}
+		if len(damaged) > 0 {
+			fmt.Fprintf(e.stderr, "discofs get: %d files could not be restored\n", len(damaged))
+			return exitError{exitFailure}
+		}
+		return nil
+	})
 }

@@ -18,31 +18,24 @@ func init() {
 func runRebuild(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := newFlags("rebuild-index", e, &c)
-	_, err := parseArgs(fs, args, 0, 0)
-	if err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	var prog vault.Progress
-	stop := showProgress(e.stderr, "indexing", &prog)
-	rep, err := v.Rebuild(ctx, &prog)
-	stop()
-	if err != nil {
-		return err
-	}
-	for _, s := range rep.Skipped {
-		fmt.Fprintf(e.stdout, "skipped: %s\n", s)
-	}
-	for _, f := range rep.Failed {
-		fmt.Fprintf(e.stdout, "damaged: %s\n", oneLine(f))
-	}
-	fmt.Fprintf(e.stdout, "indexed %d archives, %d files\n", rep.Archives, rep.Files)
-	if len(rep.Failed) > 0 {
-		return exitError{exitFailure}
-	}
-	return nil
+	return c.withVault(ctx, e, fs, args, 0, 0, func(v *opened, _ []string) error {
+		var prog vault.Progress
+		stop := showProgress(e.stderr, "indexing", &prog)
+		rep, err := v.Rebuild(ctx, &prog)
+		stop()
+		if err != nil {
+			return err
+		}
+		for _, s := range rep.Skipped {
+			fmt.Fprintf(e.stdout, "skipped: %s\n", s)
+		}
+		for _, f := range rep.Failed {
+			fmt.Fprintf(e.stdout, "damaged: %s\n", oneLine(f))
+		}
+		fmt.Fprintf(e.stdout, "indexed %d archives, %d files\n", rep.Archives, rep.Files)
+		if len(rep.Failed) > 0 {
+			return exitError{exitFailure}
+		}
+		return nil
+	})
 }

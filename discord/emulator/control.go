@@ -38,6 +38,23 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 
 func ctlBad(msg string) error { return errBadRequest(msg) }
 
+// ctlLocked decodes the request's JSON body into body, then runs fn with
+// Server.mu held.
+func (s *Server) ctlLocked(r *http.Request, body any, fn func() error) error {
+	if err := decodeJSON(r, body); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn()
+}
+
+// inChannel reports whether m exists and is in channelID; an empty
+// channelID matches any channel.
+func inChannel(m *message, channelID string) bool {
+	return m != nil && (channelID == "" || m.ChannelID == channelID)
+}
+
 func (s *Server) ctlInfo(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, s.Info())
 	return nil
@@ -79,23 +96,23 @@ func (s *Server) ctlCorrupt(w http.ResponseWriter, r *http.Request) error {
 		AttachmentID string `json:"attachment_id"`
 		Offset       int64  `json:"offset"`
 	}
-	if err := decodeJSON(r, &body); err != nil {
+	var aid string
+	err := s.ctlLocked(r, &body, func() error {
+		m := s.st.Messages[body.MessageID]
+		if !inChannel(m, body.ChannelID) {
+			return errUnknownMessage()
+		}
+		aid = body.AttachmentID
+		if aid == "" && len(m.Attachments) > 0 {
+			aid = m.Attachments[0].ID
+		}
+		if !slices.ContainsFunc(m.Attachments, func(a attachment) bool { return a.ID == aid }) {
+			return ctlBad("the message has no such attachment")
+		}
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	s.mu.Lock()
-	m := s.st.Messages[body.MessageID]
-	aid := body.AttachmentID
-	if m == nil || (body.ChannelID != "" && m.ChannelID != body.ChannelID) {
-		s.mu.Unlock()
-		return errUnknownMessage()
-	}
-	if aid == "" && len(m.Attachments) > 0 {
-		aid = m.Attachments[0].ID
-	}
-	found := slices.ContainsFunc(m.Attachments, func(a attachment) bool { return a.ID == aid })
-	s.mu.Unlock()
-	if !found {
-		return ctlBad("the message has no such attachment")
 	}
 	if err := s.blobs.flip(aid, body.Offset); err != nil {
 		return ctlBad(err.Error())
@@ -112,20 +129,20 @@ func (s *Server) ctlMessage(w http.ResponseWriter, r *http.Request) error {
 		AuthorID  string `json:"author_id"`
 		Content   string `json:"content"`
 	}
-	if err := decodeJSON(r, &body); err != nil {
+	err := s.ctlLocked(r, &body, func() error {
+		if body.ChannelID == "" {
+			body.ChannelID = s.st.ChannelID
+		}
+		if body.AuthorID == "" {
+			body.AuthorID = s.st.MemberID
+		}
+		if s.st.Users[body.AuthorID] == nil {
+			return ctlBad("unknown author_id")
+		}
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	s.mu.Lock()
-	if body.ChannelID == "" {
-		body.ChannelID = s.st.ChannelID
-	}
-	if body.AuthorID == "" {
-		body.AuthorID = s.st.MemberID
-	}
-	known := s.st.Users[body.AuthorID] != nil
-	s.mu.Unlock()
-	if !known {
-		return ctlBad("unknown author_id")
 	}
 	m, _, err := s.post(postSpec{channelID: body.ChannelID, authorID: body.AuthorID, body: messageBody{Content: &body.Content}})
 	if err != nil {
@@ -151,32 +168,29 @@ func (s *Server) ctlInteraction(w http.ResponseWriter, r *http.Request) error {
 		TimeoutMS int                        `json:"timeout_ms"`
 		SettleMS  int                        `json:"settle_ms"`
 	}
-	if err := decodeJSON(r, &body); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if body.UserID == "" {
-		body.UserID = s.st.MemberID
-	}
-	if body.ChannelID == "" {
-		body.ChannelID = s.st.ChannelID
-	}
-	cmd := s._findCommand(body.Command)
-	var err error
-	switch {
-	case cmd == nil:
-		err = &apiError{Status: 404, Code: CodeUnknownCommand, Message: "Unknown application command"}
-	case s.st.Users[body.UserID] == nil:
-		err = ctlBad("unknown user_id")
-	case s.st.Channels[body.ChannelID] == nil:
-		err = errUnknownChannel()
-	}
+	var i *interaction
+	err := s.ctlLocked(r, &body, func() error {
+		if body.UserID == "" {
+			body.UserID = s.st.MemberID
+		}
+		if body.ChannelID == "" {
+			body.ChannelID = s.st.ChannelID
+		}
+		cmd := s._findCommand(body.Command)
+		switch {
+		case cmd == nil:
+			return &apiError{Status: 404, Code: CodeUnknownCommand, Message: "Unknown application command"}
+		case s.st.Users[body.UserID] == nil:
+			return ctlBad("unknown user_id")
+		case s.st.Channels[body.ChannelID] == nil:
+			return errUnknownChannel()
+		}
+		i = s._newInteraction(cmd, body.UserID, body.ChannelID, body.Options, time.Now())
+		return nil
+	})
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	i := s._newInteraction(cmd, body.UserID, body.ChannelID, body.Options, time.Now())
-	s.mu.Unlock()
 	s.awaitResponse(w, r, i, body.TimeoutMS, body.SettleMS)
 	return nil
 }
@@ -237,35 +251,32 @@ func (s *Server) ctlComponent(w http.ResponseWriter, r *http.Request) error {
 		TimeoutMS int    `json:"timeout_ms"`
 		SettleMS  int    `json:"settle_ms"`
 	}
-	if err := decodeJSON(r, &body); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if body.UserID == "" {
-		body.UserID = s.st.MemberID
-	}
-	m := s._anyMessage(body.MessageID)
-	var err error
-	switch {
-	case s.st.Users[body.UserID] == nil:
-		err = ctlBad("unknown user_id")
-	case m == nil || (body.ChannelID != "" && m.ChannelID != body.ChannelID):
-		err = errUnknownMessage()
-	case m.AuthorID != s.st.AppID && m.AppID != s.st.AppID:
-		err = ctlBad("the message is not the application's: clicks on it never reach the bot")
-	default:
-		if b := findButton(m.Components, body.CustomID); b == nil || b.Style == styleLink || b.Style == stylePremium {
-			err = ctlBad("the message has no button with custom_id " + strconv.Quote(body.CustomID))
-		} else if b.Disabled {
-			err = ctlBad("the button " + strconv.Quote(body.CustomID) + " is disabled")
+	var i *interaction
+	err := s.ctlLocked(r, &body, func() error {
+		if body.UserID == "" {
+			body.UserID = s.st.MemberID
 		}
-	}
+		m := s._anyMessage(body.MessageID)
+		switch {
+		case s.st.Users[body.UserID] == nil:
+			return ctlBad("unknown user_id")
+		case !inChannel(m, body.ChannelID):
+			return errUnknownMessage()
+		case m.AuthorID != s.st.AppID && m.AppID != s.st.AppID:
+			return ctlBad("the message is not the application's: clicks on it never reach the bot")
+		}
+		switch b := findButton(m.Components, body.CustomID); {
+		case b == nil || b.Style == styleLink || b.Style == stylePremium:
+			return ctlBad("the message has no button with custom_id " + strconv.Quote(body.CustomID))
+		case b.Disabled:
+			return ctlBad("the button " + strconv.Quote(body.CustomID) + " is disabled")
+		}
+		i = s._newClick(m, body.CustomID, body.UserID, time.Now())
+		return nil
+	})
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	i := s._newClick(m, body.CustomID, body.UserID, time.Now())
-	s.mu.Unlock()
 	s.awaitResponse(w, r, i, body.TimeoutMS, body.SettleMS)
 	return nil
 }
