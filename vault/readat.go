@@ -22,8 +22,9 @@ import (
 )
 
 const (
-	// readCacheBytes bounds the plaintext that opened segments hold in memory per vault.
-	readCacheBytes = 64 << 20
+	// defaultMemoryCache bounds the plaintext that opened segments hold in memory per
+	// vault, unless Options.MemoryCacheBytes says otherwise.
+	defaultMemoryCache = 64 << 20
 	// fetchTimeout bounds one shared fetch. It runs on its own context, not a reader's, so
 	// that a reader who stops waiting (an interrupted FUSE request) does not fail the
 	// others; the timeout keeps a stuck store from holding the fetch forever.

@@ -213,3 +213,60 @@ func TestReadCacheReusesOnlyUnpinnedSlots(t *testing.T) {
 		t.Fatal("the freed slot is not the next one handed out")
 	}
 }
+
+// Options.MemoryCacheBytes bounds the opened segments kept in memory: once a file that fits
+// it has been read, random reads of it open no segment again; with a smaller bound they do.
+func TestMemoryCacheBoundsWhatRandomReadsFind(t *testing.T) {
+	tv, src, a := putTree(t)
+	want, err := os.ReadFile(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		limit int64
+		fits  bool
+	}{{16 << 20, true}, {1 << 20, false}} {
+		tv.Vault.Close()
+		master, err := Unlock(tv.cfg, "pass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Open(t.Context(), tv.paths, tv.cfg, master, Options{Store: tv.fault, Catalog: RecordCatalog(tv.mem), MemoryCacheBytes: tc.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tv.Vault = v
+		n, err := v.Index().GetNode(a.ID, "/big.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1<<20)
+		for off := int64(0); off < n.Size; off += int64(len(buf)) {
+			if _, err := v.ReadAt(t.Context(), n, buf, off); err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+		}
+		for range cap(v.ahead.slots) { // read-ahead may still be filling the cache
+			v.ahead.slots <- struct{}{}
+		}
+		_, before := v.ReadCacheStats()
+		rng := rand.New(rand.NewSource(5))
+		small := make([]byte, 4096)
+		for range 200 {
+			off := rng.Int63n(n.Size - int64(len(small)))
+			if _, err := v.ReadAt(t.Context(), n, small, off); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(small, want[off:off+int64(len(small))]) {
+				t.Fatalf("limit %d: read at %d gave other bytes", tc.limit, off)
+			}
+		}
+		_, after := v.ReadCacheStats()
+		if tc.fits && after != before {
+			t.Errorf("limit %d: %d random reads of a %d-byte file it holds opened %d segments again", tc.limit, 200, n.Size, after-before)
+		}
+		if !tc.fits && after-before < 100 {
+			t.Errorf("limit %d: only %d of 200 random reads of a %d-byte file missed", tc.limit, after-before, n.Size)
+		}
+	}
+}

@@ -40,6 +40,10 @@ type Options struct {
 	// FrameCacheBytes bounds the on-disk cache of fetched frame segments (kept sealed, in
 	// Paths.Cache); 0 keeps none.
 	FrameCacheBytes int64
+	// MemoryCacheBytes bounds the plaintext of opened segments kept in memory for reads
+	// (default 64 MiB). Random reads of files that fit it are served without opening a
+	// segment again.
+	MemoryCacheBytes int64
 	// Legacy fetches the chunks of v3.1 archives kept outside a folder (in Discord); nil
 	// reads only v3.1 archives imported from a folder.
 	Legacy LegacyFetcher
@@ -91,6 +95,9 @@ func (o *Options) fill() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MemoryCacheBytes <= 0 {
+		o.MemoryCacheBytes = defaultMemoryCache
 	}
 }
 
@@ -153,7 +160,7 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
-		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(readCacheBytes), ahead: newReadAhead(),
+		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(opts.MemoryCacheBytes), ahead: newReadAhead(),
 		legacy: &processLegacyKeys}
 	v.life, v.stop = context.WithCancel(context.Background())
 	if v.data, err = chunkstore.NewCodec(keys.Data); err != nil {

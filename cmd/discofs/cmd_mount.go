@@ -18,7 +18,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--cache-size SIZE] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
+		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--cache-size SIZE] [--memory-cache SIZE] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -34,13 +34,14 @@ const unmountTries = 10
 func runMount(ctx context.Context, e *env, args []string) error {
 	var c common
 	var readOnly, allowOther, debug, withBot, daemon bool
-	var metricsAddr, cacheSize string
+	var metricsAddr, cacheSize, memCache string
 	var bf botFlags
 	cmdline := args
 	fl := newFlags("mount", e, &c)
 	fl.BoolVar(&daemon, "daemon", false, "serve in the background; return once the mount is ready")
 	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics")
 	fl.StringVar(&cacheSize, "cache-size", "1G", "bound of the on-disk cache of fetched segments (kept encrypted; 0: none)")
+	fl.StringVar(&memCache, "memory-cache", "64M", "bound of the opened (plaintext) segments kept in memory for reads")
 	fl.BoolVar(&withBot, "bot", false, "also run the Discord bot on this vault (see 'discofs bot -h' for its flags)")
 	addBotFlags(fl, &bf)
 	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
@@ -59,6 +60,12 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	}
 	if c.frameCache, err = parseSize(cacheSize); err != nil {
 		return err
+	}
+	if c.memoryCache, err = parseSize(memCache); err != nil {
+		return err
+	}
+	if c.memoryCache < 1<<20 {
+		return usagef("--memory-cache %s is too small: it must hold at least 1M", memCache)
 	}
 	if daemon {
 		return daemonize(e, &c, mnt, withoutFlag(cmdline, "daemon"))

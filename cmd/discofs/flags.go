@@ -15,6 +15,8 @@ type common struct {
 	verbose        bool
 	// frameCache bounds the on-disk cache of fetched segments (the mount's --cache-size).
 	frameCache int64
+	// memoryCache bounds the opened segments kept in memory (the mount's --memory-cache).
+	memoryCache int64
 }
 
 // newFlags makes a command's flag set with the common flags on it.

@@ -159,9 +159,10 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 	}
 	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
 		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
-		Uploaders:       storeUploaders(cfg),
-		FrameCacheBytes: frameCache,
-		Legacy:          legacyFetcher(e, cfg.StoreOptions), // v3.1 archives in Discord (cmd_legacy.go)
+		Uploaders:        storeUploaders(cfg),
+		FrameCacheBytes:  frameCache,
+		MemoryCacheBytes: c.memoryCache,
+		Legacy:           legacyFetcher(e, cfg.StoreOptions), // v3.1 archives in Discord (cmd_legacy.go)
 	})
 	if err != nil {
 		store.Close()
