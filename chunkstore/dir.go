@@ -54,7 +54,7 @@ func OpenDir(root string, limits Limits) (*DirStore, error) {
 	if limits.MaxObjectSize <= 0 {
 		limits.MaxObjectSize = DefaultMaxObjectSize
 	}
-	limits.Ranged = true
+	limits.Ranged, limits.Local = true, true
 	for _, sub := range []string{packsDir, manifestsDir, recordsDir} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o700); err != nil {
 			return nil, dirError("open", root, err)
@@ -75,7 +75,7 @@ func OpenDir(root string, limits Limits) (*DirStore, error) {
 // Root is the directory the store keeps its files in.
 func (d *DirStore) Root() string { return d.root }
 
-// Limits reports the store's limits; Ranged is always true.
+// Limits reports the store's limits; Ranged and Local are always true.
 func (d *DirStore) Limits() Limits { return d.limits }
 
 // Close closes the files Load keeps open.

@@ -31,7 +31,7 @@ func TestDirDefaultLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := d.Limits(); l.MaxObjectSize != chunkstore.DefaultMaxObjectSize || !l.Ranged {
+	if l := d.Limits(); l.MaxObjectSize != chunkstore.DefaultMaxObjectSize || !l.Ranged || !l.Local {
 		t.Errorf("OpenDir(zero limits).Limits() = %+v", l)
 	}
 	if _, err := chunkstore.OpenDir("", chunkstore.Limits{}); err == nil {

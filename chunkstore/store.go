@@ -59,6 +59,9 @@ type Limits struct {
 	MaxObjectSize int64
 	// Ranged says Load reads a byte range without transferring the whole object.
 	Ranged bool
+	// Local says the objects are on a local disk already, so a disk cache in front of
+	// the store would only copy them.
+	Local bool
 }
 
 // Source is what Put reads from. A retry rewinds it and starts again from byte 0.

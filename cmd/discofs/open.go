@@ -154,8 +154,8 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 	}
 	cardNames = cardNames || cfg.StoreOptions[optCardNames] == "true"
 	frameCache := c.frameCache
-	if strings.HasPrefix(cfg.Store, "dir:") {
-		frameCache = 0 // the store is a local disk already: a cache would only copy it
+	if store.Limits().Local {
+		frameCache = 0
 	}
 	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
 		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
