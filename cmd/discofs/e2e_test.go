@@ -53,7 +53,13 @@ func newCLI(t *testing.T) *cli {
 
 func (c *cli) run(args ...string) result {
 	c.t.Helper()
-	cmd := exec.Command(binary, args...)
+	return c.runBinary(binary, args...)
+}
+
+// runBinary runs the binary at path (discofs under another name) as run does.
+func (c *cli) runBinary(path string, args ...string) result {
+	c.t.Helper()
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

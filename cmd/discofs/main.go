@@ -53,7 +53,13 @@ type env struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv})
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
+	var code int
+	if isMountHelper(os.Args[0]) {
+		code = runMountHelper(ctx, os.Args[1:], e)
+	} else {
+		code = run(ctx, os.Args[1:], e)
+	}
 	stop()
 	os.Exit(code)
 }
