@@ -10,7 +10,6 @@ package vault
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -285,30 +284,22 @@ func (v *Vault) openIntoCache(rc *readCache, id chunkstore.ID, loc index.Locatio
 	return nil
 }
 
-// offKey names a file's chunk list well enough to reuse its offset table. Files change
-// under a writable mount while keeping their inode number, so the key carries a digest of
-// every chunk's ID and length: two contents that differ anywhere get different keys.
+// offKey names a file's chunk list by its memory: a node's chunk list is never changed
+// once made (a new version of a file gets a new one), so the same first element and
+// length mean the same chunks. A reading handle passes the same node on every read, so
+// its table is found without looking at each chunk; the key keeps the list alive while
+// the table is remembered, so its memory cannot be reused for another list.
 type offKey struct {
-	ino, size int64
-	chunks    int
-	digest    uint64
-}
-
-// chunkDigest mixes each chunk's ID prefix and length (FNV-1a over 64-bit words). IDs are
-// keyed MACs, so eight bytes of each tell contents apart; it costs far less than a read.
-func chunkDigest(cs []index.ChunkRef) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := range cs {
-		h = (h ^ binary.LittleEndian.Uint64(cs[i].ID[:8])) * prime
-		h = (h ^ uint64(cs[i].Len)) * prime
-	}
-	return h
+	first *index.ChunkRef
+	n     int
 }
 
 // offsets returns the file's chunk offsets: chunk i holds bytes [offs[i], offs[i+1]).
 func (rc *readCache) offsets(n index.Node) []int64 {
-	k := offKey{ino: int64(n.Ino), size: n.Size, chunks: len(n.Chunks), digest: chunkDigest(n.Chunks)}
+	if len(n.Chunks) == 0 {
+		return []int64{0}
+	}
+	k := offKey{&n.Chunks[0], len(n.Chunks)}
 	rc.mu.Lock()
 	offs, ok := rc.offs[k]
 	rc.mu.Unlock()
