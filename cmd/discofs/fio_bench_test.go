@@ -57,38 +57,51 @@ func BenchmarkFio(b *testing.B) {
 	}
 	gcUmount := func() { syscall.Unmount(gcPlain, 0) }
 
-	// discofs on the local store.
-	env := append(os.Environ(), "DISCOFS_HOME="+b.TempDir(), "DISCOFS_PASSPHRASE=bench")
-	run := func(args ...string) {
+	// discofs on the local store, with the default memory cache and with one that holds
+	// the whole file (random reads of a file it holds open no segment twice).
+	type home struct {
+		env []string
+		mnt string
+	}
+	run := func(h home, args ...string) {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = env
+		cmd.Env = h.env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("discofs %v: %v\n%s", args, err, out)
 		}
 	}
-	run("init", "--kdf-memory", "8", "--kdf-time", "1")
-	dMnt := b.TempDir()
-	dMount := func() { run("mount", "--daemon", dMnt) }
-	dUmount := func() {
-		run("unmount", dMnt)
-		for i := 0; i < 100 && mounted(dMnt); i++ {
-			exec.Command("sleep", "0.1").Run()
+	newDiscofs := func(name string, mountFlags ...string) (target, home) {
+		h := home{env: append(os.Environ(), "DISCOFS_HOME="+b.TempDir(), "DISCOFS_PASSPHRASE=bench"), mnt: b.TempDir()}
+		run(h, "init", "--kdf-memory", "8", "--kdf-time", "1")
+		mount := func() { run(h, append(append([]string{"mount", "--daemon"}, mountFlags...), h.mnt)...) }
+		umount := func() {
+			run(h, "unmount", h.mnt)
+			for i := 0; i < 100 && mounted(h.mnt); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
 		}
+		mount()
+		os.Mkdir(filepath.Join(h.mnt, "bench"), 0o755)
+		umount()
+		return target{name, filepath.Join(h.mnt, "bench"), mount, umount}, h
 	}
-	dMount()
-	os.Mkdir(filepath.Join(dMnt, "bench"), 0o755)
-	dUmount()
+	dTarget, dHome := newDiscofs("discofs")
+	bigTarget, bigHome := newDiscofs("discofs, 1.5G memory cache", "--memory-cache", "1536M")
+	homes := map[string]home{dTarget.name: dHome, bigTarget.name: bigHome}
 
 	targets := []target{
 		{"raw disk", raw, nil, nil},
 		{"gocryptfs", gcPlain, gcMount, gcUmount},
-		{"discofs", filepath.Join(dMnt, "bench"), dMount, dUmount},
+		dTarget,
+		bigTarget,
 	}
 	// The tree ls -lR walks: 100,000 empty files in 100 folders, made once on the raw disk
 	// and copied or archived into the others.
 	tree := filepath.Join(raw, "tree")
 	vaulttest.ManyFiles(b, tree, 100, 1000)
-	run("put", "--name", "tree", tree)
+	for _, h := range homes {
+		run(h, "put", "--name", "tree", tree)
+	}
 
 	type row struct {
 		write, writeSync, cp, readWarm, readCold, iops, p99, ls float64
@@ -105,16 +118,17 @@ func BenchmarkFio(b *testing.B) {
 			r.writeSync = fio(b, "write", filepath.Join(tg.dir, "fsync.dat"), size, "1M", "--end_fsync=1").bw
 			os.Remove(filepath.Join(tg.dir, "fsync.dat"))
 			r.write = fio(b, "write", file, size, "1M").bw
-			if tg.name == "discofs" {
-				run("sync", "--timeout", "10m") // cp alone, as a user's would be
+			h, isDiscofs := homes[tg.name]
+			if isDiscofs {
+				run(h, "sync", "--timeout", "10m") // cp alone, as a user's would be
 			}
 			if tg.name != "raw disk" {
 				r.cp = timed(b, "cp", src, filepath.Join(tg.dir, "cp.dat")).Seconds()
 			} else {
 				r.cp = timed(b, "cp", src, filepath.Join(raw, "cp.dat")).Seconds()
 			}
-			if tg.name == "discofs" {
-				run("sync", "--timeout", "10m")
+			if isDiscofs {
+				run(h, "sync", "--timeout", "10m")
 			}
 			r.readWarm = fio(b, "read", file, size, "1M").bw
 			if tg.name == "gocryptfs" {
@@ -131,8 +145,8 @@ func BenchmarkFio(b *testing.B) {
 			res := fio(b, "randread", file, size, "4k", "--runtime=10", "--time_based")
 			r.iops, r.p99 = res.iops, res.p99us
 			treeDir := filepath.Join(tg.dir, "tree")
-			if tg.name == "discofs" {
-				treeDir = filepath.Join(dMnt, "tree")
+			if isDiscofs {
+				treeDir = filepath.Join(h.mnt, "tree")
 			}
 			os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200)
 			r.ls = timed(b, "ls", "-lR", treeDir).Seconds()
@@ -143,12 +157,12 @@ func BenchmarkFio(b *testing.B) {
 		}
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n%-10s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "write", "write+fsync", "cp 1 file",
+	fmt.Fprintf(&sb, "\n%-28s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "write", "write+fsync", "cp 1 file",
 		"read warm", "read cold", "4k rand", "p99", "ls -lR")
-	fmt.Fprintf(&sb, "%-10s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "MB/s", "MB/s", "s", "MB/s", "MB/s", "IOPS", "µs", "s")
+	fmt.Fprintf(&sb, "%-28s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "MB/s", "MB/s", "s", "MB/s", "MB/s", "IOPS", "µs", "s")
 	for _, tg := range targets {
 		r := rows[tg.name]
-		fmt.Fprintf(&sb, "%-10s %8.0f %12.0f %8.2f %11.0f %11.0f %10.0f %8.0f %9.2f\n", tg.name,
+		fmt.Fprintf(&sb, "%-28s %8.0f %12.0f %8.2f %11.0f %11.0f %10.0f %8.0f %9.2f\n", tg.name,
 			r.write, r.writeSync, r.cp, r.readWarm, r.readCold, r.iops, r.p99, r.ls)
 	}
 	b.Log(sb.String())
