@@ -89,6 +89,15 @@ func TestMountShowsArchives(t *testing.T) {
 	if _, err := unix.Getxattr(f, "user.other", buf); !errors.Is(err, unix.ENODATA) {
 		t.Fatalf("getxattr of an unknown attribute = %v", err)
 	}
+	// Namespaces discofs does not support at all say so, on files and on the root: ls -l
+	// then stops asking for labels and ACLs.
+	for _, p := range []string{f, mnt} {
+		for _, name := range []string{"security.selinux", "system.posix_acl_access", "trusted.x"} {
+			if _, err := unix.Lgetxattr(p, name, buf); !errors.Is(err, unix.ENOTSUP) {
+				t.Fatalf("getxattr %s of %s = %v, want ENOTSUP", name, p, err)
+			}
+		}
+	}
 }
 
 func TestMountRandomReads(t *testing.T) {

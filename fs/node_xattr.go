@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"strings"
 	"syscall"
 )
 
@@ -31,9 +32,21 @@ func (d *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 		}
 		v = st.String()
 	default:
-		return 0, syscall.ENODATA
+		return 0, missingXattr(attr)
 	}
 	return copyOut(dest, []byte(v))
+}
+
+// missingXattr is the error for an attribute the mount does not have: ENODATA in the
+// user namespace, where discofs keeps its own, and ENOTSUP in the others (security.,
+// system., trusted.), which it does not support at all. The difference matters to `ls
+// -l`: after ENOTSUP for a file's SELinux label or ACL it stops asking for the rest of
+// the mount, where ENODATA would cost two round trips to the mount per file listed.
+func missingXattr(attr string) syscall.Errno {
+	if strings.HasPrefix(attr, "user.") {
+		return syscall.ENODATA
+	}
+	return syscall.ENOTSUP
 }
 
 // Listxattr lists the discofs attributes.
@@ -48,7 +61,7 @@ func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 
 // Getxattr finds nothing on the root.
 func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
+	return 0, missingXattr(attr)
 }
 
 // copyOut follows the xattr calls' convention: an empty dest asks for the size.
