@@ -40,7 +40,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if err != nil {
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}
-		return &handle{sf: sf, n: n}, keep, 0
+		return &handle{sf: sf, n: n}, keep | writeOnly(flags), 0
 	}
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)

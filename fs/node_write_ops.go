@@ -91,7 +91,19 @@ func (d *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	if err != nil {
 		return nil, nil, 0, d.fsys.errno(err, "create", d.archive.ID, p)
 	}
-	return d.entry(ctx, n, out), &handle{sf: sf, n: n}, 0, 0
+	return d.entry(ctx, n, out), &handle{sf: sf, n: n}, writeOnly(flags), 0
+}
+
+// writeOnly asks the kernel to pass the writes of a handle opened only for writing
+// straight to the mount, without copying them into its page cache first (`cp` into the
+// mount then copies each byte once less). The kernel drops cached pages of a range
+// before such a write goes through, so readers on other handles see it. A handle that
+// can read, or map the file, keeps the page cache.
+func writeOnly(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
 }
 
 // Mkdir makes a directory.

@@ -257,3 +257,47 @@ func TestReadsWhileRewritingSeeWhatWasWritten(t *testing.T) {
 		t.Fatalf("a fresh read differs from what was written (%v)", err)
 	}
 }
+
+// A handle opened only for writing passes its writes straight to the mount, past the
+// kernel's page cache; the kernel drops the pages a write covers, so a reader that holds
+// them cached, on a handle opened before, reads the new bytes.
+func TestWriteOnlyHandlesKeepCachedReadersCoherent(t *testing.T) {
+	v, _ := testVault(t)
+	src := filepath.Join(t.TempDir(), "a")
+	os.Mkdir(src, 0o755)
+	want := make([]byte, 1<<20)
+	rand.New(rand.NewSource(6)).Read(want)
+	os.WriteFile(filepath.Join(src, "f"), want, 0o644)
+	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mnt, _ := mountWritable(t, v)
+	p := filepath.Join(mnt, "a", "f")
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("first read: %v", err)
+	}
+	w, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := bytes.Repeat([]byte("new!"), 3000)
+	if _, err := w.WriteAt(patch, 5000); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[5000:], patch)
+	got := make([]byte, len(want))
+	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a reader's cached pages hide a write made while the writer is open (%v)", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a reader's cached pages hide a write after the writer closed (%v)", err)
+	}
+}
