@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"math/rand"
@@ -9,12 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
+	"github.com/discofs/discofs/vault"
+	"github.com/discofs/discofs/vault/vaulttest"
 )
 
 // mount mounts v in a temporary directory and unmounts it when the test ends. A test that
@@ -212,4 +217,47 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// countingSource counts the index lookups of single nodes.
+type countingSource struct {
+	Source
+	nodes atomic.Int64
+}
+
+func (s *countingSource) Node(archive, p string) (index.Node, error) {
+	s.nodes.Add(1)
+	return s.Source.Node(archive, p)
+}
+
+// Listing a folder with every file's attributes (ls -l) reads the folder's records once:
+// READDIRPLUS describes each child from the listing, not from one index lookup per child.
+func TestListingWithAttributesIsOneScan(t *testing.T) {
+	v, _ := testVault(t)
+	src := filepath.Join(t.TempDir(), "many")
+	vaulttest.ManyFiles(t, src, 1, 500)
+	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingSource{Source: VaultSource{v}}
+	mnt := mount(t, cs)
+	dirs, err := os.ReadDir(filepath.Join(mnt, "many"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("archive root: %d entries, %v", len(dirs), err)
+	}
+	dir := filepath.Join(mnt, "many", dirs[0].Name())
+	before := cs.nodes.Load()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 500 {
+		t.Fatalf("listing: %d entries, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, e.Name()), &st); err != nil || st.Size != 0 {
+			t.Fatalf("lstat %s: %v", e.Name(), err)
+		}
+	}
+	if n := cs.nodes.Load() - before; n > 10 {
+		t.Errorf("listing 500 files with their attributes looked %d of them up one by one", n)
+	}
 }

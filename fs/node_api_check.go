@@ -21,7 +21,10 @@ var (
 
 	_ = (fs.NodeGetattrer)((*node)(nil))
 	_ = (fs.NodeLookuper)((*node)(nil))
-	_ = (fs.NodeReaddirer)((*node)(nil))
+	_ = (fs.NodeOpendirHandler)((*node)(nil))
+	_ = (fs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (fs.FileSeekdirer)((*dirHandle)(nil))
+	_ = (fs.FileLookuper)((*dirHandle)(nil))
 	_ = (fs.NodeStatfser)((*node)(nil))
 	_ = (fs.NodeOpener)((*node)(nil))
 	_ = (fs.NodeReader)((*node)(nil))

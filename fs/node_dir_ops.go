@@ -88,22 +88,81 @@ func (d *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	return d.entry(ctx, c, out), 0
 }
 
-// Readdir lists a directory from the index.
-func (d *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+// OpendirHandle opens a directory for listing; see dirHandle.
+func (d *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if d.n.Type != index.TypeDir {
-		return nil, syscall.ENOTDIR
+		return nil, 0, syscall.ENOTDIR
 	}
-	var entries []fuse.DirEntry
-	p := d.path()
-	err := d.fsys.src.Children(d.archive.ID, p, func(c index.Node) error {
-		entries = append(entries, fuse.DirEntry{Name: path.Base(c.Path), Mode: typeBits(c.Type), Ino: c.Ino})
+	return &dirHandle{d: d}, 0, 0
+}
+
+// dirHandle is an open directory. It reads the listing from the index when the first
+// entry is asked for (again after a rewind), with each child's record, so that answering
+// READDIRPLUS, which describes every child listed, needs no index lookup per child: `ls
+// -l` of a folder of thousands of files is one index scan.
+type dirHandle struct {
+	d        *node
+	children []index.Node
+	pos      int // children[:pos] have been listed
+	listed   bool
+}
+
+func (h *dirHandle) list() syscall.Errno {
+	h.children, h.pos, h.listed = h.children[:0], 0, true
+	p := h.d.path()
+	err := h.d.fsys.src.Children(h.d.archive.ID, p, func(c index.Node) error {
+		h.children = append(h.children, c)
 		return nil
 	})
 	if err != nil {
-		d.fsys.log.Error("readdir", "archive", "#"+d.archive.ID, "path", p, "err", err)
-		return nil, syscall.EIO
+		h.listed = false
+		h.d.fsys.log.Error("readdir", "archive", "#"+h.d.archive.ID, "path", p, "err", err)
+		return syscall.EIO
 	}
-	return fs.NewListDirStream(entries), 0
+	return 0
+}
+
+// Readdirent returns the next entry, nil at the end.
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if !h.listed {
+		if errno := h.list(); errno != 0 {
+			return nil, errno
+		}
+	}
+	if h.pos == len(h.children) {
+		return nil, 0
+	}
+	c := h.children[h.pos]
+	h.pos++
+	return &fuse.DirEntry{Name: path.Base(c.Path), Mode: typeBits(c.Type), Ino: c.Ino, Off: uint64(h.pos)}, 0
+}
+
+// Seekdir moves to the entry after offset off; a rewind reads the listing again.
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off == 0 {
+		h.listed = false
+		return 0
+	}
+	if !h.listed {
+		if errno := h.list(); errno != 0 {
+			return errno
+		}
+	}
+	if off > uint64(len(h.children)) {
+		return syscall.EINVAL
+	}
+	h.pos = int(off)
+	return 0
+}
+
+// Lookup describes the entry Readdirent returned last, for READDIRPLUS, from its record.
+func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if h.pos > 0 {
+		if c := h.children[h.pos-1]; path.Base(c.Path) == name {
+			return h.d.entry(ctx, c, out), 0
+		}
+	}
+	return h.d.Lookup(ctx, name, out)
 }
 
 // Getattr describes a node from its index record.
