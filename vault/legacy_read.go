@@ -133,7 +133,7 @@ func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.Chun
 		if round == maxFetchRounds {
 			return fmt.Errorf("chunk %s: the read cache is too small to hold it", c.ID)
 		}
-		err := rc.flight.do(ctx, "legacy\x00"+string(c.ID[:]), func() error {
+		err := rc.flight.do(ctx, "legacy\x00"+string(c.ID[:]), true, func() error { // slow whatever the store: key derivation, whole chunks
 			fctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 			defer cancel()
 			p, err := v.legacyPlain(fctx, c.ID, int64(c.Len))

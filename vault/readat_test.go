@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
@@ -268,5 +269,34 @@ func TestMemoryCacheBoundsWhatRandomReadsFind(t *testing.T) {
 		if !tc.fits && after-before < 100 {
 			t.Errorf("limit %d: only %d of 200 random reads of a %d-byte file missed", tc.limit, after-before, n.Size)
 		}
+	}
+}
+
+// A reader that gives up while its read waits on a slow remote store returns at once,
+// even when it was the first to miss and started the fetch; the fetch goes on and serves
+// the next reader.
+func TestReaderGivesUpOnASlowFetchAtOnce(t *testing.T) {
+	tv, src, a := putTree(t)
+	want, err := os.ReadFile(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := tv.Index().GetNode(a.ID, "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Action: chunkstore.FaultDelay, Delay: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	buf := make([]byte, 4096)
+	if _, err := tv.ReadAt(ctx, n, buf, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read that gave up = %v, want its context's error", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("a reader that gave up waited %v for the fetch it started", waited)
+	}
+	if _, err := tv.ReadAt(t.Context(), n, buf, 1<<20); err != nil || !bytes.Equal(buf, want[1<<20:1<<20+4096]) {
+		t.Fatalf("the next read: %v", err)
 	}
 }

@@ -138,10 +138,11 @@ func (rc *readCache) unpinAll(pins []*segEntry) {
 	}
 }
 
-// flight runs one fetch per key at a time. The first caller runs it itself, on its own
-// goroutine, which spares handing the work to another thread and back on every miss;
-// callers that come while it runs wait for it, or give up when their context ends
-// without stopping it.
+// flight runs one fetch per key at a time. Callers that come while it runs wait for it,
+// or give up when their context ends without stopping it. The first caller runs a fetch
+// from a local store itself, on its own goroutine, which spares handing the work to
+// another thread and back on every miss; a fetch from a remote store, which can take
+// long, runs on a goroutine of its own, so that the first caller too can give up at once.
 type flight struct {
 	mu    sync.Mutex
 	calls map[string]*flightCall
@@ -152,8 +153,9 @@ type flightCall struct {
 	err  error
 }
 
-// do runs fn for key unless a run is under way, and returns the run's error.
-func (g *flight) do(ctx context.Context, key string, fn func() error) error {
+// do runs fn for key unless a run is under way, and returns the run's error; detached
+// runs it on a new goroutine.
+func (g *flight) do(ctx context.Context, key string, detached bool, fn func() error) error {
 	g.mu.Lock()
 	if c, ok := g.calls[key]; ok {
 		g.mu.Unlock()
@@ -170,13 +172,25 @@ func (g *flight) do(ctx context.Context, key string, fn func() error) error {
 	c := &flightCall{done: make(chan struct{})}
 	g.calls[key] = c
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.calls, key)
-		g.mu.Unlock()
-		close(c.done)
-	}()
-	c.err = errors.New("fetch panicked") // what waiters see if fn does not return
-	c.err = fn()
-	return c.err
+	run := func() {
+		defer func() {
+			g.mu.Lock()
+			delete(g.calls, key)
+			g.mu.Unlock()
+			close(c.done)
+		}()
+		c.err = errors.New("fetch panicked") // what waiters see if fn does not return
+		c.err = fn()
+	}
+	if !detached {
+		run()
+		return c.err
+	}
+	go run()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
