@@ -186,17 +186,7 @@ func copyTimes(t *testing.T, src, dst string) {
 // file with small reads while it is rewritten and committed again and again, and then the
 // kernel's view and a fresh read both match what was written.
 func TestReadsWhileRewritingSeeWhatWasWritten(t *testing.T) {
-	v, _ := testVault(t)
-	src := filepath.Join(t.TempDir(), "a")
-	os.Mkdir(src, 0o755)
-	want := make([]byte, 3<<20)
-	rand.New(rand.NewSource(5)).Read(want)
-	os.WriteFile(filepath.Join(src, "f"), want, 0o644)
-	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	mnt, wb := mountWritable(t, v)
-	p := filepath.Join(mnt, "a", "f")
+	p, want, wb := mountCommittedFile(t, 3<<20, 5)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for r := range 2 {
@@ -262,17 +252,7 @@ func TestReadsWhileRewritingSeeWhatWasWritten(t *testing.T) {
 // kernel's page cache; the kernel drops the pages a write covers, so a reader that holds
 // them cached, on a handle opened before, reads the new bytes.
 func TestWriteOnlyHandlesKeepCachedReadersCoherent(t *testing.T) {
-	v, _ := testVault(t)
-	src := filepath.Join(t.TempDir(), "a")
-	os.Mkdir(src, 0o755)
-	want := make([]byte, 1<<20)
-	rand.New(rand.NewSource(6)).Read(want)
-	os.WriteFile(filepath.Join(src, "f"), want, 0o644)
-	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	mnt, _ := mountWritable(t, v)
-	p := filepath.Join(mnt, "a", "f")
+	p, want, _ := mountCommittedFile(t, 1<<20, 6)
 	r, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
@@ -300,4 +280,21 @@ func TestWriteOnlyHandlesKeepCachedReadersCoherent(t *testing.T) {
 	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("a reader's cached pages hide a write after the writer closed (%v)", err)
 	}
+}
+
+// mountCommittedFile archives one file of size random bytes (from seed) as archive "a",
+// mounts the vault writable and returns the file's path in the mount and its bytes.
+func mountCommittedFile(t *testing.T, size int, seed int64) (string, []byte, *vault.Writeback) {
+	t.Helper()
+	v, _ := testVault(t)
+	src := filepath.Join(t.TempDir(), "a")
+	os.Mkdir(src, 0o755)
+	want := make([]byte, size)
+	rand.New(rand.NewSource(seed)).Read(want)
+	os.WriteFile(filepath.Join(src, "f"), want, 0o644)
+	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mnt, wb := mountWritable(t, v)
+	return filepath.Join(mnt, "a", "f"), want, wb
 }
