@@ -75,7 +75,7 @@ func newBotHarness(t *testing.T, emu func(*emulator.Config), cfg func(*BotConfig
 	srv, sess := emulatortest.Start(t, ecfg)
 	h := &botHarness{srv: srv, info: srv.Info(), sess: sess, logs: &syncBuffer{}}
 
-	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 3 << 20})
+	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 5 << 20})
 	h.store = &slowStore{Store: mem}
 	paths := vault.HomePaths(t.TempDir())
 	kdf := vault.KDFParams{Time: 1, Memory: 64, Threads: 1}

@@ -41,7 +41,7 @@ type reopenable struct {
 
 func newReopenable(t *testing.T) *reopenable {
 	t.Helper()
-	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 3 << 20})
+	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 5 << 20})
 	r := &reopenable{paths: vault.HomePaths(t.TempDir()),
 		opts: vault.Options{Store: mem, Catalog: vault.RecordCatalog(mem),
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}}

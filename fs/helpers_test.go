@@ -15,7 +15,7 @@ import (
 // testVault opens a vault on an in-memory store behind a fault store.
 func testVault(t testing.TB) (*vault.Vault, *chunkstore.FaultStore) {
 	t.Helper()
-	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 3 << 20})
+	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 5 << 20})
 	fault := chunkstore.NewFault(mem)
 	paths := vault.HomePaths(t.TempDir())
 	opts := vault.Options{Store: fault, Catalog: vault.RecordCatalog(mem),

@@ -22,7 +22,7 @@ type testVault struct {
 
 func newTestVault(t *testing.T) *testVault {
 	t.Helper()
-	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 3 << 20})
+	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 5 << 20})
 	fault := chunkstore.NewFault(mem)
 	paths := HomePaths(t.TempDir())
 	opts := Options{Store: fault, Catalog: RecordCatalog(mem)}

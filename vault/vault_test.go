@@ -253,7 +253,9 @@ func TestRemoveAndGC(t *testing.T) {
 	if rep.Packs == 0 || rep.Manifests != 1 || rep.OrphansSkipped {
 		t.Fatalf("gc report %+v", rep)
 	}
-	if after := storedBytes(t, tv.mem); after >= withBoth*3/4 {
+	// a's 9 MiB file is its own; its packs go, but for one that may also hold chunks b
+	// shares (the small files are the same in both trees).
+	if after := storedBytes(t, tv.mem); after > withBoth-(9<<20)+tv.mem.Limits().MaxObjectSize {
 		t.Fatalf("gc freed too little: %d → %d bytes", withBoth, after)
 	}
 	// What is left still restores whole.
