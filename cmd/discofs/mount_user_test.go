@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// As root a mount is made directly; as anyone else it goes through fusermount3. The
+// binary, run as nobody, makes a vault of its own, mounts it, serves a file to its owner,
+// and unmounts through fusermount3.
+func TestMountAsNormalUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test switches to another user and needs root")
+	}
+	if _, err := exec.LookPath("fusermount3"); err != nil {
+		t.Fatal("fusermount3 is not installed (apt-get install fuse3)")
+	}
+	if st, err := os.Stat("/dev/fuse"); err != nil || st.Mode().Perm()&0o006 != 0o006 {
+		t.Fatal("/dev/fuse is not open to every user, as udev makes it (chmod 0666 /dev/fuse); .ci/run does it")
+	}
+	const uid, gid = 65534, 65534 // nobody
+	base, err := os.MkdirTemp("", "discofs-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	home, mnt, src := filepath.Join(base, "home"), filepath.Join(base, "mnt"), filepath.Join(base, "docs")
+	for _, d := range []string{home, mnt, src} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []byte("mounted without root\n")
+	if err := os.WriteFile(filepath.Join(src, "note.txt"), want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{base, home, mnt, src, filepath.Join(src, "note.txt")} {
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The user must reach the test binary's folder.
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(binary), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asUser := func(name string, args ...string) (string, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "HOME="+base, "DISCOFS_HOME="+home, "DISCOFS_PASSPHRASE=not root")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+	for _, args := range [][]string{{"init", "--kdf-memory", "8", "--kdf-time", "1"}, {"put", "--name", "docs", src}, {"mount", "--daemon", mnt}} {
+		if out, err := asUser(binary, args...); err != nil {
+			t.Fatalf("discofs %s as nobody: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if mounted(mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	line := ""
+	for _, l := range strings.Split(readFile(t, "/proc/mounts"), "\n") {
+		if strings.Contains(l, " "+mnt+" ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "fuse.discofs") || !strings.Contains(line, "user_id=65534") {
+		t.Fatalf("the mount as /proc/mounts shows it: %q", line)
+	}
+	if out, err := asUser("cat", filepath.Join(mnt, "docs", "note.txt")); err != nil || out != string(want) {
+		t.Fatalf("cat through the user's mount: %q, %v", out, err)
+	}
+	if out, err := asUser(binary, "unmount", mnt); err != nil {
+		t.Fatalf("discofs unmount as nobody: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(20 * time.Second); mounted(mnt); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still mounted after fusermount3 -u")
+		}
+	}
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
