@@ -101,3 +101,54 @@ func readFile(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// --allow-other lets other users into the mount, and the kernel checks each file's mode
+// for them (default_permissions); without it they are kept out altogether.
+func TestMountAllowOther(t *testing.T) {
+	c := newCLI(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "public.txt"), []byte("for everyone\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "secret.txt"), []byte("for root\n"), 0o600)
+	c.put("--name", "docs", src)
+	// nobody must reach the mount point to be let in or kept out by the mount itself.
+	base, err := os.MkdirTemp("", "discofs-other-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	asNobody := func(name string, args ...string) (string, error) {
+		cmd := exec.Command(name, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, allow := range []bool{true, false} {
+		mnt, err := os.MkdirTemp(base, "mnt-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(mnt, 0o755)
+		args := []string{"mount", "--daemon", mnt}
+		if allow {
+			args = []string{"mount", "--daemon", "--allow-other", mnt}
+		}
+		c.ok(args...)
+		public, publicErr := asNobody("cat", filepath.Join(mnt, "docs", "public.txt"))
+		_, secretErr := asNobody("cat", filepath.Join(mnt, "docs", "secret.txt"))
+		c.ok("unmount", mnt)
+		for deadline := time.Now().Add(20 * time.Second); mounted(mnt); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("still mounted after unmount")
+			}
+		}
+		switch {
+		case allow && (publicErr != nil || public != "for everyone\n"):
+			t.Errorf("--allow-other: nobody reading a 0644 file: %q, %v", public, publicErr)
+		case allow && secretErr == nil:
+			t.Error("--allow-other: nobody read a 0600 file of root's")
+		case !allow && publicErr == nil:
+			t.Error("without --allow-other nobody read a file in root's mount")
+		}
+	}
+}
