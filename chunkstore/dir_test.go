@@ -129,10 +129,14 @@ func TestDirBadRefs(t *testing.T) {
 	if err := d.PutRecord(t.Context(), "header", []byte("h")); err != nil {
 		t.Fatal(err)
 	}
+	wrongShard := "00" // a shard the name does not belong in
+	if name[:2] == wrongShard {
+		wrongShard = "01"
+	}
 	for _, ref := range []chunkstore.Ref{
 		"", "..", "../" + chunkstore.Ref(filepath.Base(root)), "/etc/passwd", "packs",
 		chunkstore.Ref("packs/" + name[:2] + "/../../records/header"), "records/header",
-		chunkstore.Ref("packs/00/" + name), chunkstore.Ref("packs/" + name), chunkstore.Ref("./packs/" + name[:2] + "/" + name),
+		chunkstore.Ref("packs/" + wrongShard + "/" + name), chunkstore.Ref("packs/" + name), chunkstore.Ref("./packs/" + name[:2] + "/" + name),
 		chunkstore.Ref("packs/" + name[:2] + "/" + name + "/"), "packs/ab/.tmp-1", "manifests/ABCD",
 	} {
 		_, err := d.Stat(t.Context(), ref)
