@@ -124,16 +124,16 @@ const legacySeg = -1
 func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, r *sliceRead) error {
 	key := segKey{c.ID, legacySeg}
 	var plain []byte
-	for round := 0; plain == nil; round++ {
+	for fetched := 0; plain == nil; {
 		if e := rc.get(key); e != nil {
 			plain = e.data
 			rc.unpin(e) // a legacy chunk has memory of its own, never reused
 			break
 		}
-		if round == maxFetchRounds {
+		if fetched == maxFetchRounds {
 			return fmt.Errorf("chunk %s: the read cache is too small to hold it", c.ID)
 		}
-		err := rc.flight.do(ctx, "legacy\x00"+string(c.ID[:]), true, func() error { // slow whatever the store: key derivation, whole chunks
+		led, err := rc.flight.do(ctx, "legacy\x00"+string(c.ID[:]), true, func() error { // slow whatever the store: key derivation, whole chunks
 			fctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 			defer cancel()
 			p, err := v.legacyPlain(fctx, c.ID, int64(c.Len))
@@ -142,6 +142,9 @@ func (v *Vault) readLegacyChunk(ctx context.Context, rc *readCache, c index.Chun
 			}
 			return err
 		})
+		if led {
+			fetched++
+		}
 		if errors.Is(err, index.ErrNotFound) {
 			return fmt.Errorf("chunk %s: %w", c.ID, err)
 		}

@@ -133,7 +133,7 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 	first, last := hdr.SegmentsFor(off, size)
 	segs := make([]*segEntry, last-first+1)
 	// What is pinned goes into r as it is found, so every return leaves it to be unpinned.
-	for round := 0; ; round++ {
+	for fetched := 0; ; {
 		lo, hi := -1, -1
 		for k := range segs {
 			if segs[k] == nil {
@@ -151,14 +151,18 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 		if lo < 0 {
 			break
 		}
-		if round == maxFetchRounds {
+		if fetched == maxFetchRounds {
 			return fmt.Errorf("chunk %s: the read cache is too small to hold segments %d to %d", c.ID, lo, hi)
 		}
 		// One fetch per chunk at a time: a reader that finds one running waits for it,
 		// then takes from the cache what it brought and fetches whatever it still lacks.
-		err := rc.flight.do(ctx, string(c.ID[:]), !v.store.Limits().Local, func() error {
+		// Only its own fetches count against maxFetchRounds.
+		led, err := rc.flight.do(ctx, string(c.ID[:]), !v.store.Limits().Local, func() error {
 			return v.fetchSegments(rc, c.ID, loc, hdr, lo, hi)
 		})
+		if led {
+			fetched++
+		}
 		if err != nil {
 			if chunkstore.IsNotFound(err) {
 				rc.forgetLocations() // the next read asks the index again

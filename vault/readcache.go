@@ -154,16 +154,16 @@ type flightCall struct {
 }
 
 // do runs fn for key unless a run is under way, and returns the run's error; detached
-// runs it on a new goroutine.
-func (g *flight) do(ctx context.Context, key string, detached bool, fn func() error) error {
+// runs it on a new goroutine. led says whether this call started the run.
+func (g *flight) do(ctx context.Context, key string, detached bool, fn func() error) (led bool, err error) {
 	g.mu.Lock()
 	if c, ok := g.calls[key]; ok {
 		g.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.err
+			return false, c.err
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	if g.calls == nil {
@@ -184,13 +184,13 @@ func (g *flight) do(ctx context.Context, key string, detached bool, fn func() er
 	}
 	if !detached {
 		run()
-		return c.err
+		return true, c.err
 	}
 	go run()
 	select {
 	case <-c.done:
-		return c.err
+		return true, c.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 }
