@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,6 @@ func TestMountAsNormalUser(t *testing.T) {
 	if st, err := os.Stat("/dev/fuse"); err != nil || st.Mode().Perm()&0o006 != 0o006 {
 		t.Fatal("/dev/fuse is not open to every user, as udev makes it (chmod 0666 /dev/fuse); .ci/run does it")
 	}
-	const uid, gid = 65534, 65534 // nobody
 	base, err := os.MkdirTemp("", "discofs-user-")
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +39,7 @@ func TestMountAsNormalUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{base, home, mnt, src, filepath.Join(src, "note.txt")} {
-		if err := os.Chown(p, uid, gid); err != nil {
+		if err := os.Chown(p, nobody, nobody); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,15 +50,8 @@ func TestMountAsNormalUser(t *testing.T) {
 	if err := os.Chmod(filepath.Dir(binary), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	asUser := func(name string, args ...string) (string, error) {
-		cmd := exec.Command(name, args...)
-		cmd.Env = append(os.Environ(), "HOME="+base, "DISCOFS_HOME="+home, "DISCOFS_PASSPHRASE=not root")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	env := append(os.Environ(), "HOME="+base, "DISCOFS_HOME="+home, "DISCOFS_PASSPHRASE=not root")
+	asUser := func(name string, args ...string) (string, error) { return asNobody(env, name, args...) }
 	for _, args := range [][]string{{"init", "--kdf-memory", "8", "--kdf-time", "1"}, {"put", "--name", "docs", src}, {"mount", "--daemon", mnt}} {
 		if out, err := asUser(binary, args...); err != nil {
 			t.Fatalf("discofs %s as nobody: %v\n%s", strings.Join(args, " "), err, out)
@@ -93,6 +84,19 @@ func TestMountAsNormalUser(t *testing.T) {
 	}
 }
 
+// asNobody runs a command as the user nobody with env (nil: this process's), and returns
+// what it printed.
+func asNobody(env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// nobody is the uid and gid of the user nobody.
+const nobody = 65534
+
 func readFile(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(name)
@@ -117,12 +121,6 @@ func TestMountAllowOther(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	os.Chmod(base, 0o755)
-	asNobody := func(name string, args ...string) (string, error) {
-		cmd := exec.Command(name, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
 	for _, allow := range []bool{true, false} {
 		mnt, err := os.MkdirTemp(base, "mnt-")
 		if err != nil {
@@ -134,8 +132,8 @@ func TestMountAllowOther(t *testing.T) {
 			args = []string{"mount", "--daemon", "--allow-other", mnt}
 		}
 		c.ok(args...)
-		public, publicErr := asNobody("cat", filepath.Join(mnt, "docs", "public.txt"))
-		_, secretErr := asNobody("cat", filepath.Join(mnt, "docs", "secret.txt"))
+		public, publicErr := asNobody(nil, "cat", filepath.Join(mnt, "docs", "public.txt"))
+		_, secretErr := asNobody(nil, "cat", filepath.Join(mnt, "docs", "secret.txt"))
 		c.ok("unmount", mnt)
 		for deadline := time.Now().Add(20 * time.Second); mounted(mnt); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
