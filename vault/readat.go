@@ -157,7 +157,7 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 		// One fetch per chunk at a time: a reader that finds one running waits for it,
 		// then takes from the cache what it brought and fetches whatever it still lacks.
 		// Only its own fetches count against maxFetchRounds.
-		led, err := rc.flight.do(ctx, string(c.ID[:]), !v.store.Limits().Local, func() error {
+		led, err := rc.flight.do(ctx, string(c.ID[:]), v.remote, func() error {
 			return v.fetchSegments(rc, c.ID, loc, hdr, lo, hi)
 		})
 		if led {

@@ -38,7 +38,8 @@ type Options struct {
 	// CardNames puts file names on archive cards.
 	CardNames bool
 	// FrameCacheBytes bounds the on-disk cache of fetched frame segments (kept sealed, in
-	// Paths.Cache); 0 keeps none.
+	// Paths.Cache); 0 keeps none, and so does a store on a local disk, which a cache
+	// would only copy.
 	FrameCacheBytes int64
 	// MemoryCacheBytes bounds the plaintext of opened segments kept in memory for reads
 	// (default 64 MiB). Random reads of files that fit it are served without opening a
@@ -51,11 +52,14 @@ type Options struct {
 
 // Vault is an unlocked vault.
 type Vault struct {
-	cfg     *Config
-	paths   Paths
-	keys    Keys
-	opts    Options
-	store   chunkstore.Store
+	cfg   *Config
+	paths Paths
+	keys  Keys
+	opts  Options
+	store chunkstore.Store
+	// remote says the store is not on a local disk: fetches from it can take long, and a
+	// disk cache in front of it pays.
+	remote  bool
 	catalog Catalog
 	idx     *index.DB
 	data    *chunkstore.Codec
@@ -169,7 +173,8 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	if v.meta, err = chunkstore.NewCodec(keys.Manifest); err != nil {
 		return nil, err
 	}
-	if opts.FrameCacheBytes > 0 {
+	v.remote = !opts.Store.Limits().Local
+	if opts.FrameCacheBytes > 0 && v.remote {
 		if v.frames, err = openFrameCache(filepath.Join(paths.Cache, "frames"), opts.FrameCacheBytes); err != nil {
 			return nil, err
 		}

@@ -153,14 +153,10 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 		return nil, err
 	}
 	cardNames = cardNames || cfg.StoreOptions[optCardNames] == "true"
-	frameCache := c.frameCache
-	if store.Limits().Local {
-		frameCache = 0
-	}
 	v, err := vault.Open(ctx, paths, cfg, master, vault.Options{
 		Store: store, Catalog: catalog, Logger: c.logger(e.stderr), CardNames: cardNames,
 		Uploaders:        storeUploaders(cfg),
-		FrameCacheBytes:  frameCache,
+		FrameCacheBytes:  c.frameCache,
 		MemoryCacheBytes: c.memoryCache,
 		Legacy:           legacyFetcher(e, cfg.StoreOptions), // v3.1 archives in Discord (cmd_legacy.go)
 	})
