@@ -252,9 +252,7 @@ func TestBotReconnect(t *testing.T) {
 	// The bot must come back: a user trying again within half a minute gets an answer.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var m discordgo.Message
-		in := map[string]any{"user_id": h.info.OwnerID, "command": "status", "settle_ms": 250}
-		code := h.control(t, "/_emulator/interactions", in, &m)
+		m, code := h.tryInvoke(t, h.info.OwnerID, "status", nil)
 		if code == http.StatusOK {
 			if !strings.Contains(m.Content, "Archives: 0") {
 				t.Errorf("/status after the reconnect: %q", m.Content)
