@@ -33,7 +33,8 @@ type Options struct {
 	Now func() time.Time
 	// Uploaders is how many packs upload at once (default 2).
 	Uploaders int
-	// Workers is how many chunks are hashed and sealed at once (default GOMAXPROCS).
+	// Workers is how many chunks are hashed and sealed at once (default GOMAXPROCS, at
+	// most the CPUs: a mount runs with more Ps than CPUs for its FUSE readers).
 	Workers int
 	// CardNames puts file names on archive cards.
 	CardNames bool
@@ -98,7 +99,7 @@ func (o *Options) fill() {
 		o.Uploaders = 2
 	}
 	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
+		o.Workers = min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	}
 	if o.MemoryCacheBytes <= 0 {
 		o.MemoryCacheBytes = defaultMemoryCache
