@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -279,6 +280,50 @@ func TestWriteOnlyHandlesKeepCachedReadersCoherent(t *testing.T) {
 	}
 	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("a reader's cached pages hide a write after the writer closed (%v)", err)
+	}
+}
+
+// TestWriteOnlyHandlesBypassThePageCache: what a handle open only for writing writes goes
+// to the spool without a copy into the kernel's page cache, which nothing would read.
+func TestWriteOnlyHandlesBypassThePageCache(t *testing.T) {
+	p, _, _ := mountCommittedFile(t, 4096, 7)
+	p = filepath.Join(filepath.Dir(p), "new")
+	data := make([]byte, 1<<20)
+	rand.New(rand.NewSource(8)).Read(data)
+	if err := os.WriteFile(p, data, 0o644); err != nil { // O_WRONLY|O_CREATE|O_TRUNC
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	resident := func() int {
+		vec := make([]byte, len(data)/os.Getpagesize())
+		_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
+		if e != 0 {
+			t.Fatal(e)
+		}
+		n := 0
+		for _, v := range vec {
+			n += int(v & 1)
+		}
+		return n
+	}
+	if n := resident(); n != 0 {
+		t.Errorf("%d of %d pages of a file written through a write-only handle are in the page cache", n, len(data)/os.Getpagesize())
+	}
+	// The check can fail: reading the file brings its pages in.
+	if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %v", err)
+	}
+	if resident() == 0 {
+		t.Error("mincore sees no page of a file just read")
 	}
 }
 
