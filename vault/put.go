@@ -336,7 +336,15 @@ func (w *putRun) chunkFile(ctx context.Context, p string, f *putFile, chunks cha
 		return err
 	}
 	defer fh.Close()
-	ch := chunkstore.NewChunker(w.v.keys.Chunker, fh)
+	ch, _ := w.v.chunkers.Get().(*chunkstore.Chunker)
+	if ch == nil {
+		ch = chunkstore.NewChunker(w.v.keys.Chunker, nil)
+	}
+	ch.Reset(fh)
+	defer func() {
+		ch.Reset(nil)
+		w.v.chunkers.Put(ch)
+	}()
 	for {
 		buf := chunkBufs.Get().(*[]byte)
 		c, err := ch.Next((*buf)[:0])

@@ -66,11 +66,14 @@ type Vault struct {
 	data    *chunkstore.Codec
 	meta    *chunkstore.Codec
 	ids     *chunkstore.IDHasher
-	log     *slog.Logger
-	reads   *readCache
-	ahead   *readAhead
-	frames  *frameCache // nil without a disk cache
-	legacy  *legacyKeys // PBKDF2 keys of v3.1 chunks, by salt; shared by the process's vaults
+	// chunkers are Chunkers with this vault's gear table, kept between files: a new one
+	// costs a 512 KiB buffer and the table, which a folder of small files pays per file.
+	chunkers sync.Pool
+	log      *slog.Logger
+	reads    *readCache
+	ahead    *readAhead
+	frames   *frameCache // nil without a disk cache
+	legacy   *legacyKeys // PBKDF2 keys of v3.1 chunks, by salt; shared by the process's vaults
 	// life ends when the vault closes; shared fetches run on it, not on a caller's context.
 	life context.Context
 	stop context.CancelFunc
