@@ -22,7 +22,7 @@ type Writer interface {
 	MakeArchive(ctx context.Context, name string, mode uint32) (index.Archive, error)
 	Create(archive, p string, mode uint32) (index.Node, *vault.SpoolFile, error)
 	OpenWrite(archive, p string, trunc bool) (index.Node, *vault.SpoolFile, error)
-	OpenSpool(ino uint64) (*os.File, error)
+	OpenSpool(ino uint64) (*vault.SpoolReader, error)
 	Mkdir(archive, p string, mode uint32) (index.Node, error)
 	Symlink(archive, p, target string) (index.Node, error)
 	Remove(archive, p string, dir bool) error
@@ -150,7 +150,7 @@ type handle struct {
 	// descriptor or a truncate by path can queue a committed file, and a commit can
 	// move a queued one to the store.
 	mu        sync.Mutex
-	spool     *os.File
+	spool     *vault.SpoolReader
 	spoolInfo os.FileInfo
 	n         index.Node
 	// left is the writer's Left, and rebuilds the source's Rebuilds, when n was read:
@@ -161,7 +161,7 @@ type handle struct {
 
 // source says where a reading handle's bytes are now: an open spool file, or (file nil)
 // the committed node n. A node unlinked or replaced while open keeps what it had.
-func (h *handle) source(d *node) (file *os.File, n index.Node) {
+func (h *handle) source(d *node) (file *vault.SpoolReader, n index.Node) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	wr := d.fsys.wr
@@ -203,7 +203,7 @@ func (h *handle) source(d *node) (file *os.File, n index.Node) {
 }
 
 // setSpool makes a reading handle start from an open spool file.
-func (h *handle) setSpool(f *os.File) {
+func (h *handle) setSpool(f *vault.SpoolReader) {
 	h.spool = f
 	h.spoolInfo, _ = f.Stat()
 }

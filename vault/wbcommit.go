@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/discofs/discofs/index"
 )
@@ -110,9 +109,7 @@ func (w *Writeback) runCommit(ctx context.Context, archive string) error {
 			w._unschedule(it)
 			w.left.Add(1)
 			delete(w.items, it.Ino)
-			if err := os.Remove(w.spoolPath(it.Ino)); err != nil && !os.IsNotExist(err) {
-				v.log.Warn("remove spool file", "err", err)
-			}
+			w._dropSpool(it.Ino)
 			continue
 		}
 		// Changed or reopened since the upload: it stays queued, now over this content.

@@ -114,7 +114,7 @@ func (w *Writeback) _remove(archive string, n index.Node) error {
 		if it.open > 0 {
 			it.unlinked = true
 		} else {
-			os.Remove(w.spoolPath(n.Ino))
+			w._dropSpool(n.Ino)
 		}
 		w._changed()
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/discofs/discofs/index"
@@ -81,6 +82,7 @@ func (w *Writeback) next() (*job, time.Duration) {
 				later = append(later, it)
 			default:
 				it.state = index.StateUploading
+				w.readers[it.Ino]++ // the upload reads the spool; see runUpload
 				j.items = append(j.items, it)
 				j.gens = append(j.gens, it.gen.Load())
 			}
@@ -112,6 +114,13 @@ func (w *Writeback) runUpload(ctx context.Context, j *job) error {
 	// Held until the chunks are recorded, so gc cannot free a chunk deduplicated here.
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	defer func() {
+		w.mu.Lock()
+		for _, it := range j.items {
+			w._readerDone(it.Ino)
+		}
+		w.mu.Unlock()
+	}()
 	pr := &putRun{v: v, archive: j.archive, group: j.archive}
 	results := map[uint64]*putFile{}
 	var missing []*wbItem
@@ -309,8 +318,12 @@ func (w *Writeback) recover() error {
 		return err
 	}
 	for _, e := range ents {
-		if !keep[e.Name()] {
-			os.Remove(w.spoolPath0(e.Name()))
+		switch name := e.Name(); {
+		case keep[name]:
+		case strings.HasPrefix(name, freeSpoolPrefix) && len(w.free) < maxFreeSpool:
+			w.free = append(w.free, w.spoolPath0(name))
+		default:
+			os.Remove(w.spoolPath0(name))
 		}
 	}
 	return nil

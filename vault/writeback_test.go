@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -111,8 +112,8 @@ func TestWritebackCommitsFilesAndTreeChanges(t *testing.T) {
 	if err != nil || n.State != index.StateCommitted {
 		t.Fatalf("node %+v, %v", n.State, err)
 	}
-	if ents, _ := os.ReadDir(tv.paths.SpoolDir()); len(ents) != 0 {
-		t.Fatalf("spool holds %d files after sync", len(ents))
+	if names, _ := SpoolFiles(tv.paths.SpoolDir()); len(names) != 0 {
+		t.Fatalf("spool holds %v after sync", names)
 	}
 
 	// Copy-up: a write into the middle of a committed file.
@@ -193,4 +194,78 @@ func TestWritebackRetriesFailedUploads(t *testing.T) {
 	}
 	syncWB(t, w) // the backoff is a few seconds at most here
 	committedContent(t, tv, a.ID, "/f", []byte("content"))
+}
+
+// TestSpoolFilesAreReused: a committed file's spool file is emptied and kept, across a
+// restart, and the next new file takes it instead of the file system making another.
+func TestSpoolFilesAreReused(t *testing.T) {
+	tv := newTestVault(t)
+	w := startWB(t, tv)
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, w, a.ID, "/first", []byte("first content"))
+	syncWB(t, w)
+	ents, _ := os.ReadDir(tv.paths.SpoolDir())
+	if len(ents) != 1 {
+		t.Fatalf("spool holds %d files after one file was committed, want its emptied one", len(ents))
+	}
+	kept, err := os.Stat(filepath.Join(tv.paths.SpoolDir(), ents[0].Name()))
+	if err != nil || kept.Size() != 0 {
+		t.Fatalf("kept spool file: %v, %v", kept, err)
+	}
+	w.Close()
+	tv.reopen(t)
+	w = startWB(t, tv)
+	n, f, err := w.Create(a.ID, "/second", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.Stat()
+	if err != nil || !os.SameFile(st, kept) || st.Size() != 0 {
+		t.Fatalf("the new file's spool is not the kept one, emptied (%v)", err)
+	}
+	f.WriteAt([]byte("second"), 0)
+	f.Release("/second")
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/first", []byte("first content"))
+	committedContent(t, tv, a.ID, "/second", []byte("second"))
+	if got, _ := tv.idx.GetNode(a.ID, "/second"); got.Ino != n.Ino || got.Size != 6 {
+		t.Fatalf("node %+v", got)
+	}
+}
+
+// TestSpoolReaderKeepsItsBytes: a spool file a reader has open when its file is committed
+// is unlinked, not emptied for the next new file, so the reader reads what it opened.
+func TestSpoolReaderKeepsItsBytes(t *testing.T) {
+	tv := newTestVault(t)
+	w := startWB(t, tv)
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte("the reader's bytes")
+	writeFile(t, w, a.ID, "/read", want)
+	n, _ := tv.idx.GetNode(a.ID, "/read")
+	r, err := w.OpenSpool(n.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncWB(t, w) // commits /read while r has its spool open
+	writeFile(t, w, a.ID, "/next", bytes.Repeat([]byte("x"), 100))
+	got := make([]byte, 100)
+	k, _ := r.ReadAt(got, 0)
+	if !bytes.Equal(got[:k], want) {
+		t.Fatalf("a reader of a committed file's spool reads %q, want %q", got[:k], want)
+	}
+	r.Close()
+	// Without readers the next commit keeps its spool file for reuse.
+	syncWB(t, w)
+	if names, _ := SpoolFiles(tv.paths.SpoolDir()); len(names) != 0 {
+		t.Fatalf("spool holds %v after sync", names)
+	}
+	if ents, _ := os.ReadDir(tv.paths.SpoolDir()); len(ents) != 1 {
+		t.Fatalf("%d spool files kept, want 1", len(ents))
+	}
 }
