@@ -43,6 +43,9 @@ type Source interface {
 	// not modify, valid until it calls release; fewer with an error saying why (io.EOF at
 	// the end).
 	ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
+	// ReadAround is ReadSlices widened to what the source reads anyway to serve the range;
+	// the bytes start at start.
+	ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error)
 }
 
 // Timeouts for the kernel's caches. The archive list changes when archives are made or
@@ -61,13 +64,17 @@ type filesys struct {
 	uid, gid uint32
 	// started is the root's time: the root is made at mount, not kept in any archive.
 	started time.Time
+	// offers bounds the stores into the kernel's page cache running at once (see
+	// node.offerPages); a read that finds it full offers nothing.
+	offers chan struct{}
 }
 
 func newFilesys(src Source, log *slog.Logger) *filesys {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &filesys{src: src, log: log, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), started: time.Now()}
+	return &filesys{src: src, log: log, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), started: time.Now(),
+		offers: make(chan struct{}, maxOffers)}
 }
 
 // rootNode is the mount's root: one directory per archive.

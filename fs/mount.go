@@ -50,6 +50,11 @@ func (s VaultSource) Children(archive, dir string, fn func(index.Node) error) er
 // Rebuilds counts the vault's index rebuilds.
 func (s VaultSource) Rebuilds() uint64 { return s.V.Rebuilds() }
 
+// ReadAround reads a committed file through the vault, widened to whole segments.
+func (s VaultSource) ReadAround(ctx context.Context, n index.Node, off int64, size int) (int64, [][]byte, func(), error) {
+	return s.V.ReadAround(ctx, n, off, size)
+}
+
 // ReadSlices reads a committed file through the vault.
 func (s VaultSource) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, func(), error) {
 	return s.V.ReadSlices(ctx, n, off, size)

@@ -21,6 +21,10 @@ func (failingSource) Node(string, string) (index.Node, error) {
 }
 func (failingSource) Children(string, string, func(index.Node) error) error { return nil }
 func (failingSource) Rebuilds() uint64                                      { return 0 }
+func (s failingSource) ReadAround(context.Context, index.Node, int64, int) (int64, [][]byte, func(), error) {
+	return 0, nil, func() {}, s.err
+}
+
 func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]byte, func(), error) {
 	return nil, func() {}, s.err
 }

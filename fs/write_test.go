@@ -298,20 +298,12 @@ func TestWriteOnlyHandlesBypassThePageCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	m, err := unix.Mmap(int(f.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
 	resident := func() int {
-		vec := make([]byte, len(data)/os.Getpagesize())
-		_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
-		if e != 0 {
-			t.Fatal(e)
-		}
 		n := 0
-		for _, v := range vec {
-			n += int(v & 1)
+		for _, in := range pageCache(t, f, len(data)) {
+			if in {
+				n++
+			}
 		}
 		return n
 	}
@@ -325,6 +317,27 @@ func TestWriteOnlyHandlesBypassThePageCache(t *testing.T) {
 	if resident() == 0 {
 		t.Error("mincore sees no page of a file just read")
 	}
+}
+
+// pageCache says which of the first size bytes' pages of f the kernel has cached
+// (mincore(2) on a mapping of it).
+func pageCache(t *testing.T, f *os.File, size int) []bool {
+	t.Helper()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (size+os.Getpagesize()-1)/os.Getpagesize())
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
+	if e != 0 {
+		t.Fatal(e)
+	}
+	in := make([]bool, len(vec))
+	for i, v := range vec {
+		in[i] = v&1 != 0
+	}
+	return in
 }
 
 // mountCommittedFile archives one file of size random bytes (from seed) as archive "a",

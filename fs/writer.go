@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"io"
 	iofs "io/fs"
 	"os"
 	"strings"
@@ -230,12 +231,71 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		k, err := f.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
-	res := &sliceResult{parts: parts, release: release}
-	for _, p := range parts {
-		res.size += len(p)
+	if d.fsys.wr != nil || len(dest) >= readAroundBelow {
+		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
+		res := &sliceResult{parts: parts, release: release}
+		for _, p := range parts {
+			res.size += len(p)
+		}
+		return res, res.size, err
+	}
+	rebuilds := d.fsys.src.Rebuilds()
+	start, around, release, err := d.fsys.src.ReadAround(ctx, n, off, len(dest))
+	res := &sliceResult{release: release}
+	// The reply is the part of around that was asked for.
+	skip, want := off-start, len(dest)
+	for _, p := range around {
+		if skip >= int64(len(p)) {
+			skip -= int64(len(p))
+			continue
+		}
+		p = p[skip:min(int64(len(p)), skip+int64(want-res.size))]
+		skip = 0
+		res.parts = append(res.parts, p)
+		if res.size += len(p); res.size == want {
+			break
+		}
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		res.offer, res.offers = func() { d.offerPages(start, around, rebuilds) }, d.fsys.offers
+	}
+	if errors.Is(err, io.EOF) && res.size == want {
+		err = nil
+	}
+	if err == nil && res.size < want {
+		err = io.EOF
 	}
 	return res, res.size, err
+}
+
+// Small reads on a read-only mount offer the rest of the segments they opened to the
+// kernel's page cache (FUSE's store notification), so the neighbours of a random read are
+// served without a round trip. Larger reads are the kernel's own read-ahead.
+//
+// Only on a read-only mount: there a committed file's bytes never change, so an offer
+// that lands late stores the same bytes. On a writable mount an offer could land after a
+// write to the same pages and bring old bytes back, and making writers wait for offers can
+// deadlock: a store waits for pages the kernel holds locked for a pending request.
+// Offers run on goroutines of their own, at most maxOffers at once, never on a FUSE
+// request's, so no request waits for one.
+const (
+	readAroundBelow = 64 << 10
+	maxOffers       = 4
+)
+
+// offerPages stores bytes read around a small read in the kernel's page cache, once the
+// reply has gone (the pages it asked for are unlocked by then), unless the index has been
+// rebuilt since they were read (a file may have new bytes under the same inode).
+func (d *node) offerPages(start int64, parts [][]byte, rebuilds uint64) {
+	if d.fsys.src.Rebuilds() != rebuilds {
+		return
+	}
+	for _, p := range parts {
+		if d.WriteCache(start, p) != 0 {
+			return
+		}
+		start += int64(len(p))
+	}
 }
 
 // sliceResult answers a read with slices of the vault's read cache, which go-fuse hands
@@ -244,6 +304,8 @@ type sliceResult struct {
 	parts   [][]byte
 	size    int
 	release func()
+	offer   func() // offers the bytes read around the reply to the kernel
+	offers  chan struct{}
 }
 
 func (r *sliceResult) Size() int { return r.size }
@@ -260,10 +322,24 @@ func (r *sliceResult) Bytes(buf []byte) ([]byte, fuse.Status) {
 // Slices are the bytes as they are.
 func (r *sliceResult) Slices() ([][]byte, fuse.Status) { return r.parts, fuse.OK }
 
-// Done releases the slices once the kernel has them.
+// Done releases the slices once the kernel has them, after offering the bytes read around
+// them, if any, on a goroutine of its own.
 func (r *sliceResult) Done() {
-	if r.release != nil {
-		r.release()
-		r.release = nil
+	release, offer := r.release, r.offer
+	r.release, r.offer = nil, nil
+	if offer != nil {
+		select {
+		case r.offers <- struct{}{}:
+			go func(offers chan struct{}) {
+				offer()
+				release()
+				<-offers
+			}(r.offers)
+			return
+		default:
+		}
+	}
+	if release != nil {
+		release()
 	}
 }

@@ -63,6 +63,47 @@ func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size in
 	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
 }
 
+// ReadAround is ReadSlices widened to the whole segments that hold [off, off+size): start
+// is where the bytes begin in the file. A small read opens those segments anyway; the
+// caller can offer the rest to whoever caches pages (the kernel, for a mount). Reads of
+// v3.1 chunks are not widened.
+func (v *Vault) ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error) {
+	start, stop := v.segmentBounds(n, off, size)
+	parts, release, err = v.ReadSlices(ctx, n, start, int(stop-start))
+	return start, parts, release, err
+}
+
+// segmentBounds widens [off, off+size) to the segments that hold it, within the file. A
+// bound in a chunk whose frame the index does not know (a v3.1 chunk) stays.
+func (v *Vault) segmentBounds(n index.Node, off int64, size int) (start, stop int64) {
+	start, stop = off, off+int64(size)
+	if n.Type != index.TypeFile || off < 0 || off >= n.Size || size <= 0 {
+		return start, stop
+	}
+	rc := v.readCache()
+	offs := rc.offsets(n)
+	if offs[len(offs)-1] != n.Size {
+		return start, stop // ReadSlices says what is wrong
+	}
+	// seg finds where in the file the segment holding byte pos starts and ends.
+	seg := func(pos int64) (from, to int64, ok bool) {
+		i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > pos })
+		_, hdr, err := v.chunkLocation(rc, n.Chunks[i])
+		if err != nil || hdr.SegSize <= 0 {
+			return 0, 0, false
+		}
+		from = offs[i] + (pos-offs[i])/int64(hdr.SegSize)*int64(hdr.SegSize)
+		return from, min(from+int64(hdr.SegSize), offs[i+1]), true
+	}
+	if from, _, ok := seg(off); ok {
+		start = from
+	}
+	if _, to, ok := seg(min(stop, n.Size) - 1); ok {
+		stop = to
+	}
+	return start, stop
+}
+
 // sliceRead is what readSlices brought: the bytes, the cache entries they pin, and why
 // they stop short, if they do.
 type sliceRead struct {

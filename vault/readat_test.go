@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -298,5 +299,42 @@ func TestReaderGivesUpOnASlowFetchAtOnce(t *testing.T) {
 	}
 	if _, err := tv.ReadAt(t.Context(), n, buf, 1<<20); err != nil || !bytes.Equal(buf, want[1<<20:1<<20+4096]) {
 		t.Fatalf("the next read: %v", err)
+	}
+}
+
+// ReadAround widens a small read to the segments that hold it: its bytes are the file's
+// from a segment boundary on, and cover what was asked.
+func TestReadAroundWidensToSegments(t *testing.T) {
+	tv, src, a := putTree(t)
+	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
+	n, err := tv.Index().GetNode(a.ID, "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs := tv.readCache().offsets(n)
+	rng := rand.New(rand.NewSource(3))
+	for range 50 {
+		off := rng.Int63n(n.Size)
+		size := 1 + rng.Intn(8192)
+		start, parts, release, err := tv.ReadAround(context.Background(), n, off, size)
+		if err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		got := bytes.Join(parts, nil)
+		release()
+		i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > start })
+		if (start-offs[i])%chunkstore.SegmentSize != 0 {
+			t.Fatalf("read at %d starts at %d, %d into its chunk: not a segment boundary", off, start, start-offs[i])
+		}
+		end := min(off+int64(size), n.Size)
+		if start > off || start+int64(len(got)) < end {
+			t.Fatalf("read of %d at %d gave [%d, %d)", size, off, start, start+int64(len(got)))
+		}
+		if len(got) > 2*chunkstore.SegmentSize+8192 {
+			t.Fatalf("read of %d at %d was widened to %d bytes", size, off, len(got))
+		}
+		if !bytes.Equal(got, want[start:start+int64(len(got))]) {
+			t.Fatalf("read of %d at %d: bytes differ", size, off)
+		}
 	}
 }

@@ -1,0 +1,93 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/vault"
+)
+
+// TestReadOnlyMountOffersNeighbours: on a read-only mount a small read leaves the rest of
+// the 64 KiB segment it opened in the kernel's page cache, with the file's bytes, and
+// nothing of segments it did not open; a writable mount offers nothing.
+func TestReadOnlyMountOffersNeighbours(t *testing.T) {
+	const size = 1 << 20 // one chunk: its segments start at 64 KiB multiples
+	v, _ := testVault(t)
+	src := filepath.Join(t.TempDir(), "a")
+	os.Mkdir(src, 0o755)
+	want := make([]byte, size)
+	rand.New(rand.NewSource(9)).Read(want)
+	os.WriteFile(filepath.Join(src, "f"), want, 0o644)
+	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	seg := chunkstore.SegmentSize / page // pages per segment
+	const first = 5                      // the segment read from
+
+	// smallRead reads one page in the middle of segment first and returns the file.
+	smallRead := func(t *testing.T, mnt string) *os.File {
+		f, err := os.Open(filepath.Join(mnt, "a", "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		off := int64(first*chunkstore.SegmentSize + 7*page)
+		got := make([]byte, page)
+		if _, err := f.ReadAt(got, off); err != nil || !bytes.Equal(got, want[off:off+int64(page)]) {
+			t.Fatalf("small read: %v", err)
+		}
+		return f
+	}
+
+	t.Run("read-only", func(t *testing.T) {
+		f := smallRead(t, mount(t, VaultSource{v}))
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			in := pageCache(t, f, size)
+			all := true
+			for p := first * seg; p < (first+1)*seg; p++ {
+				all = all && in[p]
+			}
+			if all {
+				for p := range in {
+					if in[p] && (p < first*seg || p >= (first+1)*seg) {
+						t.Errorf("page %d, outside the segment read, is cached", p)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the segment's pages were not offered: %v", in[first*seg:(first+1)*seg])
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// What was offered is the file's bytes (these reads come from the page cache).
+		got := make([]byte, chunkstore.SegmentSize)
+		if _, err := f.ReadAt(got, first*chunkstore.SegmentSize); err != nil || !bytes.Equal(got, want[first*chunkstore.SegmentSize:(first+1)*chunkstore.SegmentSize]) {
+			t.Fatalf("the offered segment reads back wrong (%v)", err)
+		}
+	})
+
+	t.Run("writable", func(t *testing.T) {
+		mnt, _ := mountWritable(t, v)
+		f := smallRead(t, mnt)
+		time.Sleep(200 * time.Millisecond) // an offer would have landed by now
+		in := pageCache(t, f, size)
+		n := 0
+		for _, c := range in {
+			if c {
+				n++
+			}
+		}
+		if n > 1 {
+			t.Errorf("%d pages cached after a one-page read on a writable mount", n)
+		}
+	})
+}
