@@ -40,6 +40,7 @@ func BenchmarkFio(b *testing.B) {
 		name          string
 		dir           string
 		mount, umount func() // nil for the raw disk
+		readOnly      bool   // only the read steps, of what an earlier row wrote
 	}
 	raw := b.TempDir()
 
@@ -57,8 +58,10 @@ func BenchmarkFio(b *testing.B) {
 	}
 	gcUmount := func() { syscall.Unmount(gcPlain, 0) }
 
-	// discofs on the local store, with the default memory cache and with one that holds
-	// the whole file (random reads of a file it holds open no segment twice).
+	// discofs on the local store, with the default memory cache, with one that holds the
+	// whole file (random reads of a file it holds open no segment twice), and the first
+	// one's vault mounted read-only (small reads there fill the kernel's page cache with
+	// the rest of the segments they open).
 	type home struct {
 		env []string
 		mnt string
@@ -70,9 +73,17 @@ func BenchmarkFio(b *testing.B) {
 			b.Fatalf("discofs %v: %v\n%s", args, err, out)
 		}
 	}
+	var discofsTarget func(name string, h home, mountFlags ...string) target
 	newDiscofs := func(name string, mountFlags ...string) (target, home) {
 		h := home{env: append(os.Environ(), "DISCOFS_HOME="+b.TempDir(), "DISCOFS_PASSPHRASE=bench"), mnt: b.TempDir()}
 		run(h, "init", "--kdf-memory", "8", "--kdf-time", "1")
+		tg := discofsTarget(name, h, mountFlags...)
+		tg.mount()
+		os.Mkdir(tg.dir, 0o755)
+		tg.umount()
+		return tg, h
+	}
+	discofsTarget = func(name string, h home, mountFlags ...string) target {
 		mount := func() { run(h, append(append([]string{"mount", "--daemon"}, mountFlags...), h.mnt)...) }
 		umount := func() {
 			run(h, "unmount", h.mnt)
@@ -80,26 +91,26 @@ func BenchmarkFio(b *testing.B) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
-		mount()
-		os.Mkdir(filepath.Join(h.mnt, "bench"), 0o755)
-		umount()
-		return target{name, filepath.Join(h.mnt, "bench"), mount, umount}, h
+		return target{name, filepath.Join(h.mnt, "bench"), mount, umount, false}
 	}
 	dTarget, dHome := newDiscofs("discofs")
 	bigTarget, bigHome := newDiscofs("discofs, 1.5G memory cache", "--memory-cache", "1536M")
-	homes := map[string]home{dTarget.name: dHome, bigTarget.name: bigHome}
+	roTarget := discofsTarget("discofs, read-only mount", dHome, "--read-only")
+	roTarget.readOnly = true
+	homes := map[string]home{dTarget.name: dHome, bigTarget.name: bigHome, roTarget.name: dHome}
 
 	targets := []target{
-		{"raw disk", raw, nil, nil},
-		{"gocryptfs", gcPlain, gcMount, gcUmount},
+		{"raw disk", raw, nil, nil, false},
+		{"gocryptfs", gcPlain, gcMount, gcUmount, false},
 		dTarget,
 		bigTarget,
+		roTarget,
 	}
 	// The tree ls -lR walks: 100,000 empty files in 100 folders, made once on the raw disk
 	// and copied or archived into the others.
 	tree := filepath.Join(raw, "tree")
 	vaulttest.ManyFiles(b, tree, 100, 1000)
-	for _, h := range homes {
+	for _, h := range []home{dHome, bigHome} {
 		run(h, "put", "--name", "tree", tree)
 	}
 
@@ -115,27 +126,29 @@ func BenchmarkFio(b *testing.B) {
 			}
 			file := filepath.Join(tg.dir, "fio.dat")
 			var r row
-			r.writeSync = fio(b, "write", filepath.Join(tg.dir, "fsync.dat"), size, "1M", "--end_fsync=1").bw
-			os.Remove(filepath.Join(tg.dir, "fsync.dat"))
-			r.write = fio(b, "write", file, size, "1M").bw
 			h, isDiscofs := homes[tg.name]
-			if isDiscofs {
-				run(h, "sync", "--timeout", "10m") // cp alone, as a user's would be
-			}
-			// Dirty pages left by the steps before would throttle the copy's writes
-			// to the disk's speed, more for the rows that wrote more before it.
-			syscall.Sync()
-			if tg.name != "raw disk" {
-				r.cp = timed(b, "cp", src, filepath.Join(tg.dir, "cp.dat")).Seconds()
-			} else {
-				r.cp = timed(b, "cp", src, filepath.Join(raw, "cp.dat")).Seconds()
-			}
-			if isDiscofs {
-				run(h, "sync", "--timeout", "10m")
-			}
-			r.readWarm = fio(b, "read", file, size, "1M").bw
-			if tg.name == "gocryptfs" {
-				exec.Command("cp", "-r", tree, tg.dir).Run()
+			if !tg.readOnly {
+				r.writeSync = fio(b, "write", filepath.Join(tg.dir, "fsync.dat"), size, "1M", "--end_fsync=1").bw
+				os.Remove(filepath.Join(tg.dir, "fsync.dat"))
+				r.write = fio(b, "write", file, size, "1M").bw
+				if isDiscofs {
+					run(h, "sync", "--timeout", "10m") // cp alone, as a user's would be
+				}
+				// Dirty pages left by the steps before would throttle the copy's writes
+				// to the disk's speed, more for the rows that wrote more before it.
+				syscall.Sync()
+				if tg.name != "raw disk" {
+					r.cp = timed(b, "cp", src, filepath.Join(tg.dir, "cp.dat")).Seconds()
+				} else {
+					r.cp = timed(b, "cp", src, filepath.Join(raw, "cp.dat")).Seconds()
+				}
+				if isDiscofs {
+					run(h, "sync", "--timeout", "10m")
+				}
+				r.readWarm = fio(b, "read", file, size, "1M").bw
+				if tg.name == "gocryptfs" {
+					exec.Command("cp", "-r", tree, tg.dir).Run()
+				}
 			}
 			if tg.umount != nil {
 				tg.umount()
@@ -163,10 +176,18 @@ func BenchmarkFio(b *testing.B) {
 	fmt.Fprintf(&sb, "\n%-28s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "write", "write+fsync", "cp 1 file",
 		"read warm", "read cold", "4k rand", "p99", "ls -lR")
 	fmt.Fprintf(&sb, "%-28s %8s %12s %8s %11s %11s %10s %8s %9s\n", "", "MB/s", "MB/s", "s", "MB/s", "MB/s", "IOPS", "µs", "s")
+	// cell prints v, or "-" for a step the row does not run.
+	cell := func(width int, format string, v float64) string {
+		if v == 0 {
+			return fmt.Sprintf("%*s", width, "-")
+		}
+		return fmt.Sprintf("%*"+format, width, v)
+	}
 	for _, tg := range targets {
 		r := rows[tg.name]
-		fmt.Fprintf(&sb, "%-28s %8.0f %12.0f %8.2f %11.0f %11.0f %10.0f %8.0f %9.2f\n", tg.name,
-			r.write, r.writeSync, r.cp, r.readWarm, r.readCold, r.iops, r.p99, r.ls)
+		fmt.Fprintf(&sb, "%-28s %s %s %s %s %s %s %s %s\n", tg.name,
+			cell(8, ".0f", r.write), cell(12, ".0f", r.writeSync), cell(8, ".2f", r.cp), cell(11, ".0f", r.readWarm),
+			cell(11, ".0f", r.readCold), cell(10, ".0f", r.iops), cell(8, ".0f", r.p99), cell(9, ".2f", r.ls))
 	}
 	b.Log(sb.String())
 }
