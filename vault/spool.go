@@ -393,8 +393,8 @@ func (w *Writeback) _newSpool(ino uint64) (*os.File, error) {
 
 // _dropSpool removes the spool file of ino: emptied and kept for a new file, unless a
 // reader or an upload has it open (an unlinked file keeps its bytes for them) or enough
-// are kept.
-// w.mu is held.
+// are kept. A name kept twice (a file committed again before its first spool was taken)
+// only makes _newSpool skip it. w.mu is held.
 func (w *Writeback) _dropSpool(ino uint64) {
 	p := w.spoolPath(ino)
 	if w.readers[ino] == 0 && len(w.free) < maxFreeSpool {
