@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -92,4 +93,55 @@ func TestReadOnlyMountOffersNeighbours(t *testing.T) {
 			t.Errorf("%d pages cached after a one-page read on a writable mount", n)
 		}
 	})
+}
+
+// TestReadOnlyMountOffersUnderConcurrentReads: readers hammer a multi-chunk file with
+// small reads at random offsets while their offers land in the page cache; every read
+// returns the file's bytes and none waits on another's offer for long.
+func TestReadOnlyMountOffersUnderConcurrentReads(t *testing.T) {
+	v, _ := testVault(t)
+	src, _ := putTree(t, v, "photos")
+	want, err := os.ReadFile(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(mount(t, VaultSource{v}), "photos", "big.bin")
+	deadline := time.Now().Add(2 * time.Second)
+	errs := make(chan error, 8)
+	for r := range 8 {
+		go func() {
+			f, err := os.Open(p)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			rng := rand.New(rand.NewSource(int64(r)))
+			buf := make([]byte, 64<<10)
+			for time.Now().Before(deadline) {
+				off := rng.Int63n(int64(len(want)))
+				b := buf[:1+rng.Intn(len(buf)-1)]
+				n, err := f.ReadAt(b, off)
+				if n < len(b) && int64(n) != int64(len(want))-off {
+					errs <- fmt.Errorf("ReadAt(%d, %d) = %d, %v", off, len(b), n, err)
+					return
+				}
+				if !bytes.Equal(b[:n], want[off:off+int64(n)]) {
+					errs <- fmt.Errorf("ReadAt(%d, %d): bytes differ", off, len(b))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("readers still busy a minute after they were to stop")
+		}
+	}
 }
