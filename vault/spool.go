@@ -118,23 +118,34 @@ func (s *SpoolFile) Release(p string) error {
 		return nil
 	}
 	s.rel = true
+	err := s.release(p)
+	// Closed outside the lock, once the queue knows: closing a spool file can make the file
+	// system start writing it out (ext4 does for a file that was once emptied, as a reused
+	// spool file was), and new files wait for the lock.
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// release is Release but for closing the spool file, under the lock.
+func (s *SpoolFile) release(p string) error {
 	w := s.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Under the lock, so a setattr racing the kernel's asynchronous release cannot have
 	// its time overwritten by the one read here.
 	st, statErr := s.f.Stat()
-	err := s.f.Close()
 	it := s.it
 	it.open--
 	if w.items[it.Ino] != it {
 		if it.unlinked && it.open == 0 {
 			w._dropSpool(it.Ino)
 		}
-		return err
+		return nil
 	}
 	if it.open > 0 {
-		return err
+		return nil
 	}
 	if statErr != nil {
 		return statErr
@@ -156,7 +167,7 @@ func (s *SpoolFile) Release(p string) error {
 		return terr
 	}
 	w._changed()
-	return err
+	return nil
 }
 
 // _node finds an item's node: at p when it is there, else by inode number.
