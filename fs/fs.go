@@ -64,8 +64,8 @@ type filesys struct {
 	uid, gid uint32
 	// started is the root's time: the root is made at mount, not kept in any archive.
 	started time.Time
-	// offers bounds the stores into the kernel's page cache running at once (see
-	// node.offerPages); a read that finds it full offers nothing.
+	// offers holds a token per store into the kernel's page cache running now (see
+	// takeOffer).
 	offers chan struct{}
 }
 

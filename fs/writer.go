@@ -231,7 +231,7 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		k, err := f.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	if d.fsys.wr != nil || len(dest) >= readAroundBelow {
+	if d.fsys.wr != nil || len(dest) >= readAroundBelow || !d.fsys.takeOffer() {
 		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
 		res := &sliceResult{parts: parts, release: release}
 		for _, p := range parts {
@@ -257,7 +257,9 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		res.offer, res.offers = func() { d.offerPages(start, around, rebuilds) }, d.fsys.offers
+		res.offer = func() { d.offerPages(start, around, rebuilds) }
+	} else {
+		<-d.fsys.offers
 	}
 	if errors.Is(err, io.EOF) && res.size == want {
 		err = nil
@@ -277,16 +279,30 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 // write to the same pages and bring old bytes back, and making writers wait for offers can
 // deadlock: a store waits for pages the kernel holds locked for a pending request.
 // Offers run on goroutines of their own, at most maxOffers at once, never on a FUSE
-// request's, so no request waits for one.
+// request's, so no request waits for one; a small read that finds them all taken is not
+// widened.
 const (
 	readAroundBelow = 64 << 10
 	maxOffers       = 4
 )
 
+// takeOffer reserves one of the offers that may run at once; false when all are taken,
+// and the read is not widened.
+func (f *filesys) takeOffer() bool {
+	select {
+	case f.offers <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // offerPages stores bytes read around a small read in the kernel's page cache, once the
 // reply has gone (the pages it asked for are unlocked by then), unless the index has been
-// rebuilt since they were read (a file may have new bytes under the same inode).
+// rebuilt since they were read (a file may have new bytes under the same inode). It gives
+// back the offer its read took.
 func (d *node) offerPages(start int64, parts [][]byte, rebuilds uint64) {
+	defer func() { <-d.fsys.offers }()
 	if d.fsys.src.Rebuilds() != rebuilds {
 		return
 	}
@@ -305,7 +321,6 @@ type sliceResult struct {
 	size    int
 	release func()
 	offer   func() // offers the bytes read around the reply to the kernel
-	offers  chan struct{}
 }
 
 func (r *sliceResult) Size() int { return r.size }
@@ -327,19 +342,13 @@ func (r *sliceResult) Slices() ([][]byte, fuse.Status) { return r.parts, fuse.OK
 func (r *sliceResult) Done() {
 	release, offer := r.release, r.offer
 	r.release, r.offer = nil, nil
-	if offer != nil {
-		select {
-		case r.offers <- struct{}{}:
-			go func(offers chan struct{}) {
-				offer()
-				release()
-				<-offers
-			}(r.offers)
-			return
-		default:
-		}
-	}
-	if release != nil {
+	switch {
+	case offer != nil:
+		go func() {
+			offer()
+			release()
+		}()
+	case release != nil:
 		release()
 	}
 }
