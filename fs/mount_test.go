@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"errors"
 	"log/slog"
@@ -121,15 +122,23 @@ func TestMountRandomReads(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for range 200 {
 		off := rng.Int63n(int64(len(want)))
-		p := make([]byte, 1+rng.Intn(300000))
-		n, err := f.ReadAt(p, off)
-		if n < len(p) && int64(n) != int64(len(want))-off {
-			t.Fatalf("ReadAt(%d, %d) = %d, %v", off, len(p), n, err)
-		}
-		if !bytes.Equal(p[:n], want[off:off+int64(n)]) {
-			t.Fatalf("ReadAt(%d, %d): bytes differ", off, len(p))
+		if err := readsLike(f, want, off, make([]byte, 1+rng.Intn(300000))); err != nil {
+			t.Fatal(err)
 		}
 	}
+}
+
+// readsLike reads len(p) bytes of f at off into p and says how they differ from want's,
+// the file's whole content.
+func readsLike(f *os.File, want []byte, off int64, p []byte) error {
+	n, err := f.ReadAt(p, off)
+	if n < len(p) && int64(n) != int64(len(want))-off {
+		return fmt.Errorf("ReadAt(%d, %d) = %d, %v", off, len(p), n, err)
+	}
+	if !bytes.Equal(p[:n], want[off:off+int64(n)]) {
+		return fmt.Errorf("ReadAt(%d, %d): bytes differ", off, len(p))
+	}
+	return nil
 }
 
 func TestMountRefusesWrites(t *testing.T) {

@@ -2,8 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/discofs/discofs/chunkstore"
-	"github.com/discofs/discofs/vault"
 )
 
 // TestReadOnlyMountOffersNeighbours: on a read-only mount a small read leaves the rest of
@@ -22,14 +19,7 @@ func TestReadOnlyMountOffersNeighbours(t *testing.T) {
 	// 64 KiB multiples (a longer one may be cut anywhere past MinChunkSize).
 	const size = chunkstore.MinChunkSize
 	v, _ := testVault(t)
-	src := filepath.Join(t.TempDir(), "a")
-	os.Mkdir(src, 0o755)
-	want := make([]byte, size)
-	rand.New(rand.NewSource(9)).Read(want)
-	os.WriteFile(filepath.Join(src, "f"), want, 0o644)
-	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	want := putFile(t, v, size, 9)
 	page := os.Getpagesize()
 	seg := chunkstore.SegmentSize / page // pages per segment
 	const first = 2                      // the segment read from
@@ -82,14 +72,7 @@ func TestReadOnlyMountOffersNeighbours(t *testing.T) {
 		mnt, _ := mountWritable(t, v)
 		f := smallRead(t, mnt)
 		time.Sleep(200 * time.Millisecond) // an offer would have landed by now
-		in := pageCache(t, f, size)
-		n := 0
-		for _, c := range in {
-			if c {
-				n++
-			}
-		}
-		if n > 1 {
+		if n := cachedPages(pageCache(t, f, size)); n > 1 {
 			t.Errorf("%d pages cached after a one-page read on a writable mount", n)
 		}
 	})
@@ -120,14 +103,8 @@ func TestReadOnlyMountOffersUnderConcurrentReads(t *testing.T) {
 			buf := make([]byte, 64<<10)
 			for time.Now().Before(deadline) {
 				off := rng.Int63n(int64(len(want)))
-				b := buf[:1+rng.Intn(len(buf)-1)]
-				n, err := f.ReadAt(b, off)
-				if n < len(b) && int64(n) != int64(len(want))-off {
-					errs <- fmt.Errorf("ReadAt(%d, %d) = %d, %v", off, len(b), n, err)
-					return
-				}
-				if !bytes.Equal(b[:n], want[off:off+int64(n)]) {
-					errs <- fmt.Errorf("ReadAt(%d, %d): bytes differ", off, len(b))
+				if err := readsLike(f, want, off, buf[:1+rng.Intn(len(buf)-1)]); err != nil {
+					errs <- err
 					return
 				}
 			}

@@ -298,15 +298,7 @@ func TestWriteOnlyHandlesBypassThePageCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	resident := func() int {
-		n := 0
-		for _, in := range pageCache(t, f, len(data)) {
-			if in {
-				n++
-			}
-		}
-		return n
-	}
+	resident := func() int { return cachedPages(pageCache(t, f, len(data))) }
 	if n := resident(); n != 0 {
 		t.Errorf("%d of %d pages of a file written through a write-only handle are in the page cache", n, len(data)/os.Getpagesize())
 	}
@@ -340,11 +332,31 @@ func pageCache(t *testing.T, f *os.File, size int) []bool {
 	return in
 }
 
+// cachedPages counts the cached pages pageCache found.
+func cachedPages(in []bool) int {
+	n := 0
+	for _, c := range in {
+		if c {
+			n++
+		}
+	}
+	return n
+}
+
 // mountCommittedFile archives one file of size random bytes (from seed) as archive "a",
 // mounts the vault writable and returns the file's path in the mount and its bytes.
 func mountCommittedFile(t *testing.T, size int, seed int64) (string, []byte, *vault.Writeback) {
 	t.Helper()
 	v, _ := testVault(t)
+	want := putFile(t, v, size, seed)
+	mnt, wb := mountWritable(t, v)
+	return filepath.Join(mnt, "a", "f"), want, wb
+}
+
+// putFile archives one file "f" of size random bytes (from seed) as archive "a" and
+// returns its bytes.
+func putFile(t *testing.T, v *vault.Vault, size int, seed int64) []byte {
+	t.Helper()
 	src := filepath.Join(t.TempDir(), "a")
 	os.Mkdir(src, 0o755)
 	want := make([]byte, size)
@@ -353,6 +365,5 @@ func mountCommittedFile(t *testing.T, size int, seed int64) (string, []byte, *va
 	if _, err := v.Put(context.Background(), []string{src}, vault.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	mnt, wb := mountWritable(t, v)
-	return filepath.Join(mnt, "a", "f"), want, wb
+	return want
 }
