@@ -336,10 +336,7 @@ func (w *putRun) chunkFile(ctx context.Context, p string, f *putFile, chunks cha
 		return err
 	}
 	defer fh.Close()
-	ch, _ := w.v.chunkers.Get().(*chunkstore.Chunker)
-	if ch == nil {
-		ch = chunkstore.NewChunker(w.v.keys.Chunker, nil)
-	}
+	ch := w.v.chunkers.Get().(*chunkstore.Chunker)
 	ch.Reset(fh)
 	defer func() {
 		ch.Reset(nil)

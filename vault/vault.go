@@ -171,6 +171,7 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(opts.MemoryCacheBytes), ahead: newReadAhead(),
 		legacy: &processLegacyKeys}
 	v.life, v.stop = context.WithCancel(context.Background())
+	v.chunkers.New = func() any { return chunkstore.NewChunker(keys.Chunker, nil) }
 	if v.data, err = chunkstore.NewCodec(keys.Data); err != nil {
 		return nil, err
 	}
