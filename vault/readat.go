@@ -87,7 +87,7 @@ func (v *Vault) segmentBounds(n index.Node, off int64, size int) (start, stop in
 	}
 	// seg finds where in the file the segment holding byte pos starts and ends.
 	seg := func(pos int64) (from, to int64, ok bool) {
-		i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > pos })
+		i := chunkHolding(offs, pos)
 		_, hdr, err := v.chunkLocation(rc, n.Chunks[i])
 		if err != nil || hdr.SegSize <= 0 {
 			return 0, 0, false
@@ -136,8 +136,7 @@ func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size in
 		return r
 	}
 	end := min(off+int64(size), n.Size)
-	// The chunk holding off is the first whose end lies beyond it.
-	i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > off })
+	i := chunkHolding(offs, off)
 	for pos := off; pos < end; i++ {
 		want := int(min(end, offs[i+1]) - pos)
 		if err := v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], want, &r); err != nil {
@@ -337,6 +336,12 @@ func (v *Vault) openIntoCache(rc *readCache, id chunkstore.ID, loc index.Locatio
 type offKey struct {
 	first *index.ChunkRef
 	n     int
+}
+
+// chunkHolding is the index of the chunk holding byte pos, given a file's chunk offsets:
+// the first whose end lies beyond it.
+func chunkHolding(offs []int64, pos int64) int {
+	return sort.Search(len(offs)-1, func(i int) bool { return offs[i+1] > pos })
 }
 
 // offsets returns the file's chunk offsets: chunk i holds bytes [offs[i], offs[i+1]).

@@ -8,7 +8,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -322,7 +321,7 @@ func TestReadAroundWidensToSegments(t *testing.T) {
 		}
 		got := bytes.Join(parts, nil)
 		release()
-		i := sort.Search(len(n.Chunks), func(i int) bool { return offs[i+1] > start })
+		i := chunkHolding(offs, start)
 		if (start-offs[i])%chunkstore.SegmentSize != 0 {
 			t.Fatalf("read at %d starts at %d, %d into its chunk: not a segment boundary", off, start, start-offs[i])
 		}
