@@ -73,7 +73,18 @@ func BenchmarkFio(b *testing.B) {
 			b.Fatalf("discofs %v: %v\n%s", args, err, out)
 		}
 	}
-	var discofsTarget func(name string, h home, mountFlags ...string) target
+	// discofsTarget mounts the vault in h with mountFlags.
+	discofsTarget := func(name string, h home, mountFlags ...string) target {
+		mount := func() { run(h, append(append([]string{"mount", "--daemon"}, mountFlags...), h.mnt)...) }
+		umount := func() {
+			run(h, "unmount", h.mnt)
+			for i := 0; i < 100 && mounted(h.mnt); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		return target{name: name, dir: filepath.Join(h.mnt, "bench"), mount: mount, umount: umount}
+	}
+	// newDiscofs makes a vault in a new home with a folder "bench" to work in.
 	newDiscofs := func(name string, mountFlags ...string) (target, home) {
 		h := home{env: append(os.Environ(), "DISCOFS_HOME="+b.TempDir(), "DISCOFS_PASSPHRASE=bench"), mnt: b.TempDir()}
 		run(h, "init", "--kdf-memory", "8", "--kdf-time", "1")
@@ -83,16 +94,6 @@ func BenchmarkFio(b *testing.B) {
 		tg.umount()
 		return tg, h
 	}
-	discofsTarget = func(name string, h home, mountFlags ...string) target {
-		mount := func() { run(h, append(append([]string{"mount", "--daemon"}, mountFlags...), h.mnt)...) }
-		umount := func() {
-			run(h, "unmount", h.mnt)
-			for i := 0; i < 100 && mounted(h.mnt); i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
-		return target{name, filepath.Join(h.mnt, "bench"), mount, umount, false}
-	}
 	dTarget, dHome := newDiscofs("discofs")
 	bigTarget, bigHome := newDiscofs("discofs, 1.5G memory cache", "--memory-cache", "1536M")
 	roTarget := discofsTarget("discofs, read-only mount", dHome, "--read-only")
@@ -100,8 +101,8 @@ func BenchmarkFio(b *testing.B) {
 	homes := map[string]home{dTarget.name: dHome, bigTarget.name: bigHome, roTarget.name: dHome}
 
 	targets := []target{
-		{"raw disk", raw, nil, nil, false},
-		{"gocryptfs", gcPlain, gcMount, gcUmount, false},
+		{name: "raw disk", dir: raw},
+		{name: "gocryptfs", dir: gcPlain, mount: gcMount, umount: gcUmount},
 		dTarget,
 		bigTarget,
 		roTarget,
