@@ -2,9 +2,9 @@ package fs
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand"
 	"os"
