@@ -23,6 +23,18 @@ func startWB(t *testing.T, tv *testVault) *Writeback {
 	return w
 }
 
+// startArchiveWB starts a writeback queue on a new test vault with an empty archive "x".
+func startArchiveWB(t *testing.T) (*testVault, *Writeback, index.Archive) {
+	t.Helper()
+	tv := newTestVault(t)
+	w := startWB(t, tv)
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tv, w, a
+}
+
 func writeFile(t *testing.T, w *Writeback, archive, p string, data []byte) {
 	t.Helper()
 	_, f, err := w.Create(archive, p, 0o640)
@@ -176,12 +188,7 @@ func TestWritebackResumesAfterRestart(t *testing.T) {
 }
 
 func TestWritebackRetriesFailedUploads(t *testing.T) {
-	tv := newTestVault(t)
-	w := startWB(t, tv)
-	a, err := w.MakeArchive(context.Background(), "x", 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tv, w, a := startArchiveWB(t)
 	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Type: chunkstore.TypePack})
 	writeFile(t, w, a.ID, "/f", []byte("content"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -199,12 +206,7 @@ func TestWritebackRetriesFailedUploads(t *testing.T) {
 // TestSpoolFilesAreReused: a committed file's spool file is emptied and kept, across a
 // restart, and the next new file takes it instead of the file system making another.
 func TestSpoolFilesAreReused(t *testing.T) {
-	tv := newTestVault(t)
-	w := startWB(t, tv)
-	a, err := w.MakeArchive(context.Background(), "x", 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tv, w, a := startArchiveWB(t)
 	writeFile(t, w, a.ID, "/first", []byte("first content"))
 	syncWB(t, w)
 	ents, _ := os.ReadDir(tv.paths.SpoolDir())
@@ -239,12 +241,7 @@ func TestSpoolFilesAreReused(t *testing.T) {
 // TestSpoolReaderKeepsItsBytes: a spool file a reader has open when its file is committed
 // is unlinked, not emptied for the next new file, so the reader reads what it opened.
 func TestSpoolReaderKeepsItsBytes(t *testing.T) {
-	tv := newTestVault(t)
-	w := startWB(t, tv)
-	a, err := w.MakeArchive(context.Background(), "x", 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tv, w, a := startArchiveWB(t)
 	want := []byte("the reader's bytes")
 	writeFile(t, w, a.ID, "/read", want)
 	n, _ := tv.idx.GetNode(a.ID, "/read")
