@@ -21,8 +21,9 @@ import (
 // urlCache keeps attachment URLs with their expiry (the signed "ex" parameter), by
 // attachment ID. A URL is a capability for a day; it is never logged or stored on disk.
 type urlCache struct {
-	mu sync.Mutex
-	m  map[string]cachedURL
+	mu       sync.Mutex
+	m        map[string]cachedURL
+	listings map[string]chan struct{} // by channel: closed when its running listing ends
 }
 
 type cachedURL struct {
@@ -34,7 +35,9 @@ type cachedURL struct {
 // refreshMargin is how long before its expiry a URL is refreshed rather than used.
 const refreshMargin = time.Minute
 
-func newURLCache() *urlCache { return &urlCache{m: map[string]cachedURL{}} }
+func newURLCache() *urlCache {
+	return &urlCache{m: map[string]cachedURL{}, listings: map[string]chan struct{}{}}
+}
 
 func (c *urlCache) put(id, u string, size int64) {
 	if u == "" {
@@ -43,6 +46,13 @@ func (c *urlCache) put(id, u string, size int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[id] = cachedURL{url: u, size: size, expires: urlExpiry(u)}
+}
+
+// putAll caches the URLs of every attachment of m.
+func (c *urlCache) putAll(m *discordgo.Message) {
+	for _, a := range m.Attachments {
+		c.put(a.ID, a.URL, int64(a.Size))
+	}
 }
 
 func (c *urlCache) get(id string) (cachedURL, bool) {
@@ -121,18 +131,71 @@ func (s *Store) locate(ctx context.Context, r ref) (cachedURL, error) {
 	return s.fetchURL(ctx, r)
 }
 
-// fetchURL fetches the object's message for its attachment's URL.
+// fetchURL finds a fresh URL of the object's attachment by listing its message and the 99
+// after it, which brings its neighbours' URLs too: an archive's packs follow each other in
+// its thread, so a cold sequential read asks once per hundred messages rather than once per
+// pack. Loads from one thread at the same time share a listing. A message no listing
+// holds is fetched on its own, which says whether it still exists.
 func (s *Store) fetchURL(ctx context.Context, r ref) (cachedURL, error) {
+	s.urls.drop(r.attachment) // it did not work, or it is about to expire
+	for {
+		if e, ok := s.urls.get(r.attachment); ok {
+			return e, nil
+		}
+		s.urls.mu.Lock()
+		running, busy := s.urls.listings[r.channel]
+		if !busy {
+			s.urls.listings[r.channel] = make(chan struct{})
+		}
+		s.urls.mu.Unlock()
+		if busy {
+			select {
+			case <-running:
+				continue // it may have brought this one
+			case <-ctx.Done():
+				return cachedURL{}, ctx.Err()
+			}
+		}
+		err := s.listFrom(ctx, r)
+		s.urls.mu.Lock()
+		close(s.urls.listings[r.channel])
+		delete(s.urls.listings, r.channel)
+		s.urls.mu.Unlock()
+		if chunkstore.IsFatal(err) || ctx.Err() != nil {
+			return cachedURL{}, err
+		}
+		if e, ok := s.urls.get(r.attachment); ok {
+			return e, nil
+		}
+		break
+	}
 	m, err := s.message(ctx, r.channel, r.message)
 	if err != nil {
 		return cachedURL{}, err
 	}
+	s.urls.putAll(m)
 	a, err := attachmentOf(m, r)
 	if err != nil {
 		return cachedURL{}, err
 	}
-	s.urls.put(a.ID, a.URL, int64(a.Size))
 	return cachedURL{url: a.URL, size: int64(a.Size), expires: urlExpiry(a.URL)}, nil
+}
+
+// listFrom caches the attachment URLs of r's message and of the 99 messages after it.
+func (s *Store) listFrom(ctx context.Context, r ref) error {
+	id, err := strconv.ParseUint(r.message, 10, 64)
+	if err != nil || id == 0 {
+		return chunkstore.Classify(chunkstore.Permanent, fmt.Errorf("discord: bad message ID in %s", r))
+	}
+	var page []*discordgo.Message
+	url := discordgo.EndpointChannelMessages(r.channel) + "?limit=100&after=" + strconv.FormatUint(id-1, 10)
+	if err := s.getJSON(ctx, "list messages of "+r.channel, url, &page); err != nil {
+		return err
+	}
+	for _, m := range page {
+		s.urls.putAll(m)
+	}
+	return nil
 }
 
 // refresh asks POST /attachments/refresh-urls for a new URL of r's attachment, and for up to

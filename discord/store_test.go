@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,6 +149,82 @@ func TestURLRefreshIsBatched(t *testing.T) {
 		if _, fresh := e.store.urls.get(r.attachment); !fresh {
 			t.Errorf("URL of %s was not refreshed with the others", o.Ref)
 		}
+	}
+}
+
+// countingTransport counts the requests that reach the API, by method and path pattern.
+type countingTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n[req.Method+" "+messagePath(req.URL.Path)]++
+	c.mu.Unlock()
+	return c.next.RoundTrip(req)
+}
+
+// messagePath names a message request's path without its IDs: ".../messages" for a
+// listing, ".../messages/ID" for one message, anything else as it is.
+func messagePath(p string) string {
+	i := strings.Index(p, "/messages")
+	switch {
+	case i < 0:
+		return p
+	case strings.HasSuffix(p, "/messages"):
+		return "messages"
+	default:
+		return "messages/ID"
+	}
+}
+
+// A store that knows no URL yet lists the messages of a thread once for a run of objects
+// in it, rather than fetching each object's message, alone or with others at once.
+func TestColdLoadsListMessages(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{CoalesceWindow: time.Millisecond})
+	var objs []chunkstore.Object
+	var data [][]byte
+	for i := range 30 {
+		data = append(data, chunkstoretest.Data(1000+i))
+		objs = append(objs, chunkstoretest.Put(t, e.store, chunkstore.TypePack, data[i]))
+	}
+	cold := func() (*Store, *countingTransport) {
+		sess, err := e.srv.Session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := &countingTransport{next: sess.Client.Transport, n: map[string]int{}}
+		sess.Client.Transport = ct
+		s, err := Open(t.Context(), Options{Session: sess, ChannelID: e.srv.Info().ChannelID, RequestsPerSecond: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(ct.n) // what Open asked
+		return s, ct
+	}
+	load := func(s *Store, i int) {
+		got, err := chunkstore.ReadAll(t.Context(), s, objs[i].Ref, 0, 0)
+		if err != nil || !bytes.Equal(got, data[i]) {
+			t.Errorf("load of object %d: %v", i, err)
+		}
+	}
+	s, ct := cold()
+	for i := range objs {
+		load(s, i)
+	}
+	if ct.n["GET messages"] != 1 || ct.n["GET messages/ID"] != 0 {
+		t.Errorf("30 loads in order made %d listings and %d message fetches, want one listing", ct.n["GET messages"], ct.n["GET messages/ID"])
+	}
+	s, ct = cold()
+	var wg sync.WaitGroup
+	for i := range objs {
+		wg.Go(func() { load(s, i) })
+	}
+	wg.Wait()
+	if ct.n["GET messages"]+ct.n["GET messages/ID"] >= len(objs)/2 {
+		t.Errorf("30 loads at once made %d listings and %d message fetches", ct.n["GET messages"], ct.n["GET messages/ID"])
 	}
 }
 

@@ -9,65 +9,86 @@ import (
 
 // Read-ahead: a reader that asks for the bytes right after its last read is reading
 // sequentially, and waiting for one ranged request per read would make it as slow as the
-// store's latency allows. So once a file is read sequentially, the next readAheadWindow
-// bytes are fetched in the background into the segment cache, a half window at a time.
+// store's latency allows. So once a file is read sequentially, the chunks within a window
+// after the read are fetched in the background into the segment cache, each on a
+// goroutine of its own, and every later read tops the window up. A remote store gets a
+// wider window and more fetches at once: its latency, not its bandwidth or the CPU, is
+// what a reader would wait for.
 //
 // Lock order: readAhead.mu is a leaf.
 
 const (
-	readAheadWindow = 4 << 20
 	// readAheadFiles bounds the files whose reading position is remembered.
 	readAheadFiles = 1024
-	// readAheadFetches bounds the background fetches at once.
-	readAheadFetches = 4
 )
 
 type readAhead struct {
+	window int64 // how far ahead of a sequential reader chunks are fetched
+
 	mu    sync.Mutex
 	next  map[uint64]int64 // inode → where its last read ended
-	ahead map[uint64]int64 // inode → how far its read-ahead has been started
-	slots chan struct{}
+	ahead map[uint64]int64 // inode → where its read-ahead has been started up to
+	slots chan struct{}    // one per background fetch, bounding them
 }
 
-func newReadAhead() *readAhead {
-	return &readAhead{next: map[uint64]int64{}, ahead: map[uint64]int64{}, slots: make(chan struct{}, readAheadFetches)}
+func newReadAhead(remote bool) *readAhead {
+	window, fetches := int64(4<<20), 4
+	if remote {
+		window, fetches = 32<<20, 16
+	}
+	return &readAhead{window: window, next: map[uint64]int64{}, ahead: map[uint64]int64{},
+		slots: make(chan struct{}, fetches)}
 }
 
-// after notes a read of n that covered [off, end) and, when it continues the previous one,
-// starts fetching what comes next.
+// readAheadAfter notes a read of n that covered [off, end) and, when it continues the
+// previous one, starts fetching the chunks after it that are not being fetched yet.
 func (v *Vault) readAheadAfter(n index.Node, off, end int64) {
 	ra := v.ahead
+	offs := v.reads.offsets(n)
+	type part struct{ from, to int64 }
+	var parts []part
 	ra.mu.Lock()
 	if len(ra.next) >= readAheadFiles {
 		clear(ra.next)
 		clear(ra.ahead)
 	}
-	sequential := ra.next[n.Ino] == off && off > 0
-	ra.next[n.Ino] = end
-	from := max(ra.ahead[n.Ino], end)
-	to := min(end+readAheadWindow, n.Size)
-	start := sequential && from < to && from-end < readAheadWindow/2
-	if start {
-		ra.ahead[n.Ino] = to
+	// A read continues the last one when it starts near where that one ended, before or
+	// after: the kernel sends a sequential reader's read-ahead as several requests at
+	// once, and they finish in any order. A read elsewhere forgets what was fetched ahead.
+	last, seen := ra.next[n.Ino]
+	if sequential := seen && off > 0 && off >= last-4*(end-off) && off <= last+4*(end-off); sequential {
+		ra.next[n.Ino] = max(last, end)
+		// Whole chunks, each claimed here so that no two reads start the same one.
+		for pos := max(ra.ahead[n.Ino], end); pos < min(end+ra.window, n.Size); {
+			select {
+			case ra.slots <- struct{}{}:
+			default:
+				pos = n.Size // enough is in flight; a later read tops up
+				continue
+			}
+			stop := offs[chunkHolding(offs, pos)+1]
+			parts = append(parts, part{pos, stop})
+			ra.ahead[n.Ino] = stop
+			pos = stop
+		}
+	} else {
+		ra.next[n.Ino] = end
+		ra.ahead[n.Ino] = end
 	}
 	ra.mu.Unlock()
-	if !start {
-		return
+	for _, p := range parts {
+		go v.fetchAhead(n, p.from, p.to)
 	}
-	select {
-	case ra.slots <- struct{}{}:
-	default:
-		return // enough is in flight; the reader will fetch for itself
+}
+
+// fetchAhead reads [from, to) of n into the segment cache, then gives its slot back.
+func (v *Vault) fetchAhead(n index.Node, from, to int64) {
+	defer func() { <-v.ahead.slots }()
+	ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
+	defer cancel()
+	r := v.readSlices(ctx, n, from, int(to-from), false)
+	v.reads.unpinAll(r.pins)
+	if r.err != nil {
+		v.log.Debug("read-ahead failed", "path", n.Path, "offset", from, "err", r.err)
 	}
-	go func() {
-		defer func() { <-ra.slots }()
-		ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
-		defer cancel()
-		// The bytes land in the segment cache.
-		r := v.readSlices(ctx, n, from, int(to-from), false)
-		v.reads.unpinAll(r.pins)
-		if r.err != nil {
-			v.log.Debug("read-ahead failed", "path", n.Path, "offset", from, "err", r.err)
-		}
-	}()
 }
