@@ -14,10 +14,7 @@ import (
 // detector) and reports the process's peak resident memory.
 func BenchmarkPutPeakRSS(b *testing.B) {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "discofs")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBench(b)
 	big := filepath.Join(dir, "big.bin")
 	f, err := os.Create(big)
 	if err != nil {

@@ -32,10 +32,7 @@ func BenchmarkFio(b *testing.B) {
 	if size == "" {
 		size = "1G"
 	}
-	bin := filepath.Join(b.TempDir(), "discofs")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBench(b)
 	type target struct {
 		name          string
 		dir           string
