@@ -13,7 +13,8 @@ import (
 // after the read are fetched in the background into the segment cache, each on a
 // goroutine of its own, and every later read tops the window up. A remote store gets a
 // wider window and more fetches at once: its latency, not its bandwidth or the CPU, is
-// what a reader would wait for.
+// what a reader would wait for. A window is at most a quarter of the memory cache, so that
+// what one reader fetched ahead is still there when it gets to it while others read too.
 //
 // Lock order: readAhead.mu is a leaf.
 
@@ -31,11 +32,12 @@ type readAhead struct {
 	slots chan struct{}    // one per background fetch, bounding them
 }
 
-func newReadAhead(remote bool) *readAhead {
+func newReadAhead(remote bool, memoryCache int64) *readAhead {
 	window, fetches := int64(4<<20), 4
 	if remote {
 		window, fetches = 32<<20, 16
 	}
+	window = min(window, max(memoryCache/4, 1<<20))
 	return &readAhead{window: window, next: map[uint64]int64{}, ahead: map[uint64]int64{},
 		slots: make(chan struct{}, fetches)}
 }

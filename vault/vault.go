@@ -168,7 +168,7 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
-		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(opts.MemoryCacheBytes), ahead: newReadAhead(!opts.Store.Limits().Local),
+		catalog: withCatalogRetry(opts.Catalog), log: opts.Logger, reads: newReadCache(opts.MemoryCacheBytes), ahead: newReadAhead(!opts.Store.Limits().Local, opts.MemoryCacheBytes),
 		legacy: &processLegacyKeys}
 	v.life, v.stop = context.WithCancel(context.Background())
 	v.chunkers.New = func() any { return chunkstore.NewChunker(keys.Chunker, nil) }
