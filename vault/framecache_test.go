@@ -30,14 +30,16 @@ func TestFrameCacheSurvivesRestart(t *testing.T) {
 	if _, err := tv.ReadAt(ctx, n, q, 2<<20); err != nil || !bytes.Equal(q, want[2<<20:2<<20+len(q)]) {
 		t.Fatalf("read from the disk cache with the store down: %v", err)
 	}
-	// Flip a byte in every cache file: each is a miss, and with the store down an error,
-	// never wrong bytes.
+	// Flip a byte in every KiB of the cache: each segment is a miss, and with the store
+	// down an error, never wrong bytes.
 	dir := filepath.Join(tv.paths.Cache, "frames")
 	files := 0
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			b, _ := os.ReadFile(p)
-			b[len(b)/2] ^= 1
+			for i := 512; i < len(b); i += 1024 {
+				b[i] ^= 1
+			}
 			os.WriteFile(p, b, 0o600)
 			files++
 		}
@@ -75,5 +77,45 @@ func TestFrameCacheSurvivesRestart(t *testing.T) {
 	})
 	if size > 200<<10 {
 		t.Fatalf("the cache holds %d bytes, over its 200 KiB bound", size)
+	}
+}
+
+// A crash can leave the last record of a log torn: the records before it are still found
+// after a restart, and the torn one is a miss. Files of an older layout are removed.
+func TestFrameCacheTornLog(t *testing.T) {
+	tv, src, a := putTree(t)
+	ctx := context.Background()
+	tv.opts.FrameCacheBytes = 64 << 20
+	tv.reopenWith(t, tv.opts)
+	n, _ := tv.Index().GetNode(a.ID, "/big.bin")
+	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
+	const off, size = 2 << 20, 300 << 10
+	p := make([]byte, size)
+	if _, err := tv.ReadAt(ctx, n, p, off); err != nil {
+		t.Fatal(err)
+	}
+	tv.Vault.Close()
+	dir := filepath.Join(tv.paths.Cache, "frames")
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("logs after one read: %v", logs)
+	}
+	info, _ := os.Stat(logs[0])
+	os.Truncate(logs[0], info.Size()-100)
+	stale := filepath.Join(dir, "ab", "abcd-00000001")
+	os.MkdirAll(filepath.Dir(stale), 0o700)
+	os.WriteFile(stale, []byte("an older layout's file"), 0o600)
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Times: -1, Err: chunkstore.Classify(chunkstore.Permanent, os.ErrClosed)})
+	tv.reopenWith(t, tv.opts)
+	// Segments were appended in file order, so the torn one holds the range's end.
+	q := make([]byte, 4096)
+	if _, err := tv.ReadAt(ctx, n, q, off); err != nil || !bytes.Equal(q, want[off:off+len(q)]) {
+		t.Fatalf("read of a record before the torn one: %v", err)
+	}
+	if _, err := tv.ReadAt(ctx, n, q, int64(off+size-len(q))); err == nil {
+		t.Fatal("the torn record gave bytes with the store down")
+	}
+	if _, err := os.Stat(filepath.Dir(stale)); !os.IsNotExist(err) {
+		t.Errorf("an older layout's folder is still there: %v", err)
 	}
 }

@@ -197,6 +197,9 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 // Close ends shared fetches and closes the index. The store belongs to the caller.
 func (v *Vault) Close() error {
 	v.stop()
+	if v.frames != nil {
+		v.frames.close()
+	}
 	return v.idx.Close()
 }
 
