@@ -58,7 +58,7 @@ type cacheRec struct {
 }
 
 const (
-	cacheMagic  = "dfc1"
+	cacheMagic = "dfc1"
 	// cacheHdrLen is a record header's length: magic, chunk ID, segment number, length
 	// and checksum.
 	cacheHdrLen = 4 + 32 + 4 + 4 + 4
