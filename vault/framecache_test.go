@@ -9,17 +9,14 @@ import (
 	"testing"
 
 	"github.com/discofs/discofs/chunkstore"
+	"github.com/discofs/discofs/index"
 )
 
 // Segments read once come back from the disk cache after a restart, even with the store
 // gone; a damaged cache file is fetched again; the cache stays within its bound.
 func TestFrameCacheSurvivesRestart(t *testing.T) {
-	tv, src, a := putTree(t)
+	tv, n, want := withFrameCache(t)
 	ctx := context.Background()
-	tv.opts.FrameCacheBytes = 64 << 20
-	tv.reopenWith(t, tv.opts)
-	n, _ := tv.Index().GetNode(a.ID, "/big.bin")
-	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
 	p := make([]byte, 300<<10)
 	if _, err := tv.ReadAt(ctx, n, p, 2<<20); err != nil {
 		t.Fatal(err)
@@ -83,12 +80,8 @@ func TestFrameCacheSurvivesRestart(t *testing.T) {
 // A crash can leave the last record of a log torn: the records before it are still found
 // after a restart, and the torn one is a miss. Files of an older layout are removed.
 func TestFrameCacheTornLog(t *testing.T) {
-	tv, src, a := putTree(t)
+	tv, n, want := withFrameCache(t)
 	ctx := context.Background()
-	tv.opts.FrameCacheBytes = 64 << 20
-	tv.reopenWith(t, tv.opts)
-	n, _ := tv.Index().GetNode(a.ID, "/big.bin")
-	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
 	const off, size = 2 << 20, 300 << 10
 	p := make([]byte, size)
 	if _, err := tv.ReadAt(ctx, n, p, off); err != nil {
@@ -118,4 +111,20 @@ func TestFrameCacheTornLog(t *testing.T) {
 	if _, err := os.Stat(filepath.Dir(stale)); !os.IsNotExist(err) {
 		t.Errorf("an older layout's folder is still there: %v", err)
 	}
+}
+
+// withFrameCache is a test vault with a 64 MiB disk cache, big.bin's node and its bytes.
+func withFrameCache(t *testing.T) (*testVault, index.Node, []byte) {
+	tv, src, a := putTree(t)
+	tv.opts.FrameCacheBytes = 64 << 20
+	tv.reopenWith(t, tv.opts)
+	n, err := tv.Index().GetNode(a.ID, "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tv, n, want
 }
