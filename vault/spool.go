@@ -258,7 +258,11 @@ func (w *Writeback) OpenWrite(archive, p string, trunc bool) (index.Node, *Spool
 			}
 			it.open++
 			it.state = index.StateLocal
-			w._unschedule(it)
+			if !it.force {
+				// The last close schedules it again. (An fsync waiting on it keeps it
+				// scheduled: no close may come while the fsync waits.)
+				w._unschedule(it)
+			}
 			return n, &SpoolFile{f: f, w: w, it: it}, nil
 		}
 		return w.copyUp(n, archive, trunc)

@@ -266,3 +266,53 @@ func TestSpoolReaderKeepsItsBytes(t *testing.T) {
 		t.Fatalf("%d spool files kept, want 1", len(ents))
 	}
 }
+
+// An fsync waits for its file to be uploaded even when another handle opens the file
+// while the upload waits its turn: the open does not take the file off the queue.
+func TestFsyncSurvivesAnotherOpen(t *testing.T) {
+	tv, w, a := startArchiveWB(t)
+	writeFile(t, w, a.ID, "/other", bytes.Repeat([]byte("o"), 100_000))
+	_, f, err := w.Create(a.ID, "/f", 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("first"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Release("/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Keep the worker busy with another file's upload while the fsync waits its turn.
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Action: chunkstore.FaultDelay, Delay: 500 * time.Millisecond})
+	_, busy, err := w.OpenWrite(a.ID, "/other", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy.WriteAt([]byte("changed"), 0)
+	busy.Release("/other")
+	time.Sleep(50 * time.Millisecond) // its upload has started
+	_, fa, err := w.OpenWrite(a.ID, "/f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa.WriteAt([]byte("second"), 0)
+	synced := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		synced <- fa.Sync(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // the fsync has queued the file
+	_, fb, err := w.OpenWrite(a.ID, "/f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-synced; err != nil {
+		t.Fatalf("fsync with another handle opened meanwhile: %v", err)
+	}
+	fb.Release("/f")
+	fa.Release("/f")
+}
