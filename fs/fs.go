@@ -91,6 +91,9 @@ type node struct {
 	n       index.Node
 	// rebuilds is the source's Rebuilds at this file's last open (see Open).
 	rebuilds atomic.Uint64
+	// fence keeps offers to the kernel's page cache from landing after a change to the
+	// file (see writer.go).
+	fence fence
 }
 
 // NewRoot returns the root node of a filesystem over src, for fs.Mount or for tests that

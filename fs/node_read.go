@@ -35,9 +35,11 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if d.fsys.wr == nil {
 			return nil, 0, syscall.EROFS
 		}
+		d.fence.change(true) // until Release
 		p := d.path()
 		n, sf, err := d.fsys.wr.OpenWrite(d.archive.ID, p, flags&syscall.O_TRUNC != 0)
 		if err != nil {
+			d.fence.writerGone()
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}
 		return &handle{sf: sf, n: n}, keep | writeOnly(flags), 0

@@ -28,6 +28,7 @@ func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		return syscall.EPERM
 	}
 	if size, ok := in.GetSize(); ok {
+		d.fence.change(false)
 		var err error
 		if h, isW := f.(*handle); isW && h.sf != nil {
 			err = h.sf.Truncate(int64(size))
@@ -83,15 +84,27 @@ func (d *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, 
 
 // Create makes a new file in the spool.
 func (d *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	child, h, errno := d.create(ctx, name, mode, out)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	if cn, ok := child.Operations().(*node); ok {
+		cn.fence.change(true) // until Release
+	}
+	return child, h, writeOnly(flags), 0
+}
+
+// create makes a new file in the spool and returns a handle that writes it.
+func (d *node) create(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, *handle, syscall.Errno) {
 	if d.fsys.wr == nil {
-		return nil, nil, 0, syscall.EROFS
+		return nil, nil, syscall.EROFS
 	}
 	p := joinPath(d.path(), name)
 	n, sf, err := d.fsys.wr.Create(d.archive.ID, p, mode)
 	if err != nil {
-		return nil, nil, 0, d.fsys.errno(err, "create", d.archive.ID, p)
+		return nil, nil, d.fsys.errno(err, "create", d.archive.ID, p)
 	}
-	return d.entry(ctx, n, out), &handle{sf: sf, n: n}, writeOnly(flags), 0
+	return d.entry(ctx, n, out), &handle{sf: sf, n: n}, 0
 }
 
 // writeOnly asks the kernel to pass the writes of a handle opened only for writing
@@ -127,9 +140,9 @@ func (d *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
 		return nil, syscall.EPERM
 	}
-	in, f, _, errno := d.Create(ctx, name, 0, mode, out)
+	in, h, errno := d.create(ctx, name, mode, out)
 	if errno == 0 {
-		f.(*handle).sf.Release(joinPath(d.path(), name))
+		h.sf.Release(joinPath(d.path(), name))
 	}
 	return in, errno
 }
@@ -228,6 +241,7 @@ func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	}
 	switch {
 	case h.sf != nil:
+		defer d.fence.writerGone()
 		return d.fsys.errno(h.sf.Release(d.path()), "release", d.archive.ID, d.path())
 	default:
 		h.close()

@@ -2,19 +2,23 @@ package fs
 
 import (
 	"bytes"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/discofs/discofs/chunkstore"
 )
 
-// TestReadOnlyMountOffersNeighbours: on a read-only mount a small read leaves the rest of
-// the 64 KiB segment it opened in the kernel's page cache, with the file's bytes, and
-// nothing of segments it did not open; a writable mount offers nothing.
-func TestReadOnlyMountOffersNeighbours(t *testing.T) {
+// TestSmallReadsOfferNeighbours: a small read leaves the rest of the 64 KiB segment it
+// opened in the kernel's page cache, with the file's bytes, and nothing of segments it
+// did not open, on a read-only mount and on a writable one.
+func TestSmallReadsOfferNeighbours(t *testing.T) {
 	// A file no longer than the smallest chunk is one chunk, so its segments start at
 	// 64 KiB multiples (a longer one may be cut anywhere past MinChunkSize).
 	const size = chunkstore.MinChunkSize
@@ -39,43 +43,37 @@ func TestReadOnlyMountOffersNeighbours(t *testing.T) {
 		return f
 	}
 
-	t.Run("read-only", func(t *testing.T) {
-		f := smallRead(t, mount(t, VaultSource{v}))
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			in := pageCache(t, f, size)
-			all := true
-			for p := first * seg; p < (first+1)*seg; p++ {
-				all = all && in[p]
-			}
-			if all {
-				for p := range in {
-					if in[p] && (p < first*seg || p >= (first+1)*seg) {
-						t.Errorf("page %d, outside the segment read, is cached", p)
-					}
+	writable, _ := mountWritable(t, v)
+	for name, mnt := range map[string]string{"read-only": mount(t, VaultSource{v}), "writable": writable} {
+		t.Run(name, func(t *testing.T) {
+			f := smallRead(t, mnt)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				in := pageCache(t, f, size)
+				all := true
+				for p := first * seg; p < (first+1)*seg; p++ {
+					all = all && in[p]
 				}
-				break
+				if all {
+					for p := range in {
+						if in[p] && (p < first*seg || p >= (first+1)*seg) {
+							t.Errorf("page %d, outside the segment read, is cached", p)
+						}
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the segment's pages were not offered: %v", in[first*seg:(first+1)*seg])
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the segment's pages were not offered: %v", in[first*seg:(first+1)*seg])
+			// What was offered is the file's bytes (these reads come from the page cache).
+			got := make([]byte, chunkstore.SegmentSize)
+			if _, err := f.ReadAt(got, first*chunkstore.SegmentSize); err != nil || !bytes.Equal(got, want[first*chunkstore.SegmentSize:(first+1)*chunkstore.SegmentSize]) {
+				t.Fatalf("the offered segment reads back wrong (%v)", err)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		// What was offered is the file's bytes (these reads come from the page cache).
-		got := make([]byte, chunkstore.SegmentSize)
-		if _, err := f.ReadAt(got, first*chunkstore.SegmentSize); err != nil || !bytes.Equal(got, want[first*chunkstore.SegmentSize:(first+1)*chunkstore.SegmentSize]) {
-			t.Fatalf("the offered segment reads back wrong (%v)", err)
-		}
-	})
-
-	t.Run("writable", func(t *testing.T) {
-		mnt, _ := mountWritable(t, v)
-		f := smallRead(t, mnt)
-		time.Sleep(200 * time.Millisecond) // an offer would have landed by now
-		if n := cachedPages(pageCache(t, f, size)); n > 1 {
-			t.Errorf("%d pages cached after a one-page read on a writable mount", n)
-		}
-	})
+		})
+	}
 }
 
 // TestReadOnlyMountOffersUnderConcurrentReads: readers hammer a multi-chunk file with
@@ -120,5 +118,152 @@ func TestReadOnlyMountOffersUnderConcurrentReads(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatal("readers still busy a minute after they were to stop")
 		}
+	}
+}
+
+// TestOffersNeverBringOldBytesBack: on a writable mount, offers of a file's old bytes,
+// however late they come, never show once the file has been written. Offers are made
+// to wait before and after they check the file's fence, so that some are stopped by it
+// and others hold up the open for writing, in every round.
+func TestOffersNeverBringOldBytesBack(t *testing.T) {
+	const size = chunkstore.MinChunkSize
+	p, _, _ := mountCommittedFile(t, size, 21)
+	rng := rand.New(rand.NewSource(21))
+	delay := func() { time.Sleep(time.Duration(rand.Intn(20)) * time.Millisecond) } // the global source is safe for concurrent use
+	offerDelay.Store(&delay)
+	defer offerDelay.Store(nil)
+	page := os.Getpagesize()
+	for round := range 30 {
+		// The file is committed: small reads come from the vault and offer their segments.
+		r, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Fadvise(int(r.Fd()), 0, 0, unix.FADV_DONTNEED)
+		buf := make([]byte, page)
+		for range 4 {
+			if _, err := r.ReadAt(buf, int64(rng.Intn(size/page)*page)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Close()
+		// Write the next version at once, through the page cache, and commit it.
+		next := make([]byte, size)
+		rand.New(rand.NewSource(int64(round))).Read(next)
+		w, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.WriteAt(next, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		time.Sleep(50 * time.Millisecond) // every offer of the old bytes is over by now
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, next) {
+			for i := range got {
+				if i < len(next) && got[i] != next[i] {
+					t.Fatalf("round %d: byte %d (page %d) is not what was written (%v)", round, i, i/page, err)
+				}
+			}
+			t.Fatalf("round %d: read back %d bytes: %v", round, len(got), err)
+		}
+	}
+}
+
+// TestOffersUnderWrites: readers make small reads of a file, and so offers, while others
+// write it whole, fsync it, truncate it and write it again, for a few seconds (half a
+// minute with DISCOFS_LONG=1). Nothing hangs or fails, and once they stop, the file reads
+// back as last written.
+func TestOffersUnderWrites(t *testing.T) {
+	const size = chunkstore.MinChunkSize
+	p, _, _ := mountCommittedFile(t, size, 5)
+	fill := func(version byte) error {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := f.WriteAt(bytes.Repeat([]byte{version}, size), 0); err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+	if err := fill(1); err != nil {
+		t.Fatal(err)
+	}
+	run := 3 * time.Second
+	if os.Getenv("DISCOFS_LONG") == "1" {
+		run = 30 * time.Second
+	}
+	deadline := time.Now().Add(run)
+	page := os.Getpagesize()
+	errs := make(chan error, 6)
+	for r := range 4 {
+		go func() {
+			rng := rand.New(rand.NewSource(int64(r)))
+			buf := make([]byte, page)
+			for time.Now().Before(deadline) {
+				f, err := os.Open(p)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for range 16 {
+					// (A page read while it is written may hold bytes of both versions.)
+					if _, err := f.ReadAt(buf, int64(rng.Intn(size/page)*page)); err != nil && err != io.EOF {
+						f.Close()
+						errs <- err
+						return
+					}
+				}
+				f.Close()
+			}
+			errs <- nil
+		}()
+	}
+	go func() { // writes whole versions
+		for v := byte(2); time.Now().Before(deadline); v++ {
+			if err := fill(v); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() { // truncates by path, with no handle, and fills again
+		for time.Now().Before(deadline) {
+			if err := os.Truncate(p, 0); err != nil {
+				errs <- err
+				return
+			}
+			if err := fill(0); err != nil {
+				errs <- err
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		errs <- nil
+	}()
+	for range 6 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(run + time.Minute):
+			pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+			t.Fatal("readers and writers still busy a minute after they were to stop")
+		}
+	}
+	if err := fill(200); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // any offer still under way lands
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, bytes.Repeat([]byte{200}, size)) {
+		t.Fatalf("the file does not read back as last written (%v)", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -222,6 +223,7 @@ func (h *handle) close() {
 // committed file come as slices of the vault's read cache, which go to the kernel
 // without another copy.
 func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fuse.ReadResult, int, error) {
+	gen := d.fence.gen.Load() // before the bytes are found; see offerPages
 	if h.sf != nil {
 		k, err := h.sf.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
@@ -231,7 +233,7 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		k, err := f.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	if d.fsys.wr != nil || len(dest) >= readAroundBelow || !d.fsys.takeOffer() {
+	if len(dest) >= readAroundBelow || !d.fsys.takeOffer() {
 		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
 		res := &sliceResult{parts: parts, release: release}
 		for _, p := range parts {
@@ -257,7 +259,7 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		res.offer = func() { d.offerPages(start, around, rebuilds) }
+		res.offer = func() { d.offerPages(start, around, rebuilds, gen) }
 	} else {
 		<-d.fsys.offers
 	}
@@ -270,21 +272,88 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 	return res, res.size, err
 }
 
-// Small reads on a read-only mount offer the rest of the segments they opened to the
-// kernel's page cache (FUSE's store notification), so the neighbours of a random read are
-// served without a round trip. Larger reads are the kernel's own read-ahead.
+// Small reads offer the rest of the segments they opened to the kernel's page cache
+// (FUSE's store notification), so the neighbours of a random read are served without a
+// round trip. Larger reads are the kernel's own read-ahead. Offers run on goroutines of
+// their own, at most maxOffers at once, never on a FUSE request's, so no request waits
+// for one; a small read that finds them all taken is not widened.
 //
-// Only on a read-only mount: there a committed file's bytes never change, so an offer
-// that lands late stores the same bytes. On a writable mount an offer could land after a
-// write to the same pages and bring old bytes back, and making writers wait for offers can
-// deadlock: a store waits for pages the kernel holds locked for a pending request.
-// Offers run on goroutines of their own, at most maxOffers at once, never on a FUSE
-// request's, so no request waits for one; a small read that finds them all taken is not
-// widened.
+// An offer lands after the read that made it, so on a writable mount it could land after
+// a write to the same pages and bring old bytes back. Each file's fence prevents that:
+// an offer runs only if no handle that can write the file has been opened, nor its size
+// set, since its bytes were read, and none is open; and an open for writing or a
+// truncate waits for the file's running offers before it goes on. A running offer waits
+// only for pages the kernel holds locked for a pending read, which the mount answers
+// without the fence, so the wait ends. (A writer that waited for offers from its write
+// requests could deadlock: the kernel holds the pages a write covers locked until it is
+// answered.) The kernel forgets a file's pages with the file, and a file it looks up
+// again gets a new node and node ID, so a late offer to the old one lands nowhere.
 const (
 	readAroundBelow = 64 << 10
 	maxOffers       = 4
 )
+
+// fence orders a file's offers and the changes to its bytes.
+type fence struct {
+	gen     atomic.Uint64 // changes with every change: an open for writing, a truncate
+	mu      sync.Mutex
+	writers int           // open handles that can write
+	running int           // offers storing now
+	idle    chan struct{} // closed when running drops to 0
+}
+
+// startOffer says whether an offer of bytes read when gen was g may run, and if so
+// counts it as running until endOffer.
+func (f *fence) startOffer(g uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.writers > 0 || f.gen.Load() != g {
+		return false
+	}
+	if f.running == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.running++
+	return true
+}
+
+func (f *fence) endOffer() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running--; f.running == 0 {
+		close(f.idle)
+	}
+}
+
+// change marks the file's bytes as changing, counting a handle that can write when
+// writer is set (writerGone uncounts it), and waits until no offer of it runs.
+func (f *fence) change(writer bool) {
+	f.mu.Lock()
+	f.gen.Add(1)
+	if writer {
+		f.writers++
+	}
+	idle, running := f.idle, f.running
+	f.mu.Unlock()
+	if running > 0 {
+		<-idle
+	}
+}
+
+func (f *fence) writerGone() {
+	f.mu.Lock()
+	f.writers--
+	f.mu.Unlock()
+}
+
+// offerDelay, when set, makes offers wait, so that tests see them land late.
+var offerDelay atomic.Pointer[func()]
+
+func delayOffer() {
+	if f := offerDelay.Load(); f != nil {
+		(*f)()
+	}
+}
 
 // takeOffer reserves one of the offers that may run at once; false when all are taken,
 // and the read is not widened.
@@ -298,14 +367,17 @@ func (f *filesys) takeOffer() bool {
 }
 
 // offerPages stores bytes read around a small read in the kernel's page cache, once the
-// reply has gone (the pages it asked for are unlocked by then), unless the index has been
-// rebuilt since they were read (a file may have new bytes under the same inode). It gives
-// back the offer its read took.
-func (d *node) offerPages(start int64, parts [][]byte, rebuilds uint64) {
+// reply has gone (the pages it asked for are unlocked by then), unless the file may have
+// changed since they were read: its fence moved on from gen, or the index was rebuilt (a
+// file may have new bytes under the same inode). It gives back the offer its read took.
+func (d *node) offerPages(start int64, parts [][]byte, rebuilds, gen uint64) {
 	defer func() { <-d.fsys.offers }()
-	if d.fsys.src.Rebuilds() != rebuilds {
+	delayOffer()
+	if d.fsys.src.Rebuilds() != rebuilds || !d.fence.startOffer(gen) {
 		return
 	}
+	defer d.fence.endOffer()
+	delayOffer()
 	for _, p := range parts {
 		if d.WriteCache(start, p) != 0 {
 			return
