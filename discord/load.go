@@ -161,7 +161,7 @@ func (s *Store) fetchURL(ctx context.Context, r ref) (cachedURL, error) {
 		close(s.urls.listings[r.channel])
 		delete(s.urls.listings, r.channel)
 		s.urls.mu.Unlock()
-		if chunkstore.IsFatal(err) || ctx.Err() != nil {
+		if err != nil && (chunkstore.IsFatal(err) || ctx.Err() != nil) {
 			return cachedURL{}, err
 		}
 		if e, ok := s.urls.get(r.attachment); ok {

@@ -61,12 +61,12 @@ func (v *Vault) readAheadAfter(n index.Node, off, end int64) {
 	if sequential := seen && off > 0 && off >= last-4*(end-off) && off <= last+4*(end-off); sequential {
 		ra.next[n.Ino] = max(last, end)
 		// Whole chunks, each claimed here so that no two reads start the same one.
+	claim:
 		for pos := max(ra.ahead[n.Ino], end); pos < min(end+ra.window, n.Size); {
 			select {
 			case ra.slots <- struct{}{}:
 			default:
-				pos = n.Size // enough is in flight; a later read tops up
-				continue
+				break claim // enough is in flight; a later read tops up
 			}
 			stop := offs[chunkHolding(offs, pos)+1]
 			parts = append(parts, part{pos, stop})
