@@ -3,9 +3,13 @@ package vault
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"math/rand"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/discofs/discofs/chunkstore"
@@ -127,4 +131,35 @@ func withFrameCache(t *testing.T) (*testVault, index.Node, []byte) {
 		t.Fatal(err)
 	}
 	return tv, n, want
+}
+
+// Readers at random offsets through a disk cache far smaller than the file, so that logs
+// are deleted while others read from them and segments are appended again as they are
+// found in old logs: every read gives the file's bytes.
+func TestFrameCacheUnderConcurrentReads(t *testing.T) {
+	tv, n, want := withFrameCache(t)
+	tv.opts.FrameCacheBytes = 400 << 10
+	tv.opts.MemoryCacheBytes = 1 << 20
+	tv.reopenWith(t, tv.opts)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for r := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewSource(int64(r)))
+			p := make([]byte, 96<<10)
+			for range 30 {
+				off := rng.Int63n(n.Size)
+				k, err := tv.ReadAt(t.Context(), n, p, off)
+				if err != nil && err != io.EOF || !bytes.Equal(p[:k], want[off:off+int64(k)]) {
+					errs <- fmt.Errorf("read of %d at %d: %v", len(p), off, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }
