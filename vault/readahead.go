@@ -88,7 +88,7 @@ func (v *Vault) fetchAhead(n index.Node, from, to int64) {
 	defer func() { <-v.ahead.slots }()
 	ctx, cancel := context.WithTimeout(v.life, fetchTimeout)
 	defer cancel()
-	r := v.readSlices(ctx, n, from, int(to-from), false)
+	r := v.readSlices(ctx, n, from, int(to-from), false, false)
 	v.reads.unpinAll(r.pins)
 	if r.err != nil {
 		v.log.Debug("read-ahead failed", "path", n.Path, "offset", from, "err", r.err)

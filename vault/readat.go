@@ -45,7 +45,7 @@ var ErrNotAFile = errors.New("not a regular file")
 // ctx bounds how long the caller waits, not the fetch itself, which other readers may
 // share and which goes on when the caller gives up. ReadAt is safe for concurrent use.
 func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (int, error) {
-	r := v.readSlices(ctx, n, off, len(p), true)
+	r := v.readSlices(ctx, n, off, len(p), true, false)
 	done := 0
 	for _, s := range r.parts {
 		done += copy(p[done:], s)
@@ -59,7 +59,7 @@ func (v *Vault) ReadAt(ctx context.Context, n index.Node, p []byte, off int64) (
 // the end of the file). The slices stay valid, and must not be modified, until release is
 // called, which the caller must do once.
 func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error) {
-	r := v.readSlices(ctx, n, off, size, true)
+	r := v.readSlices(ctx, n, off, size, true, false)
 	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
 }
 
@@ -68,52 +68,23 @@ func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size in
 // caller can offer the rest to whoever caches pages (the kernel, for a mount). Reads of
 // v3.1 chunks are not widened.
 func (v *Vault) ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error) {
-	start, stop := v.segmentBounds(n, off, size)
-	parts, release, err = v.ReadSlices(ctx, n, start, int(stop-start))
-	return start, parts, release, err
-}
-
-// segmentBounds widens [off, off+size) to the segments that hold it, within the file. A
-// bound in a chunk whose frame the index does not know (a v3.1 chunk) stays.
-func (v *Vault) segmentBounds(n index.Node, off int64, size int) (start, stop int64) {
-	start, stop = off, off+int64(size)
-	if n.Type != index.TypeFile || off < 0 || off >= n.Size || size <= 0 {
-		return start, stop
-	}
-	rc := v.readCache()
-	offs := rc.offsets(n)
-	if offs[len(offs)-1] != n.Size {
-		return start, stop // ReadSlices says what is wrong
-	}
-	// seg finds where in the file the segment holding byte pos starts and ends.
-	seg := func(pos int64) (from, to int64, ok bool) {
-		i := chunkHolding(offs, pos)
-		_, hdr, err := v.chunkLocation(rc, n.Chunks[i])
-		if err != nil || hdr.SegSize <= 0 {
-			return 0, 0, false
-		}
-		from = offs[i] + (pos-offs[i])/int64(hdr.SegSize)*int64(hdr.SegSize)
-		return from, min(from+int64(hdr.SegSize), offs[i+1]), true
-	}
-	if from, _, ok := seg(off); ok {
-		start = from
-	}
-	if _, to, ok := seg(min(stop, n.Size) - 1); ok {
-		stop = to
-	}
-	return start, stop
+	r := v.readSlices(ctx, n, off, size, true, true)
+	return r.start, r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
 }
 
 // sliceRead is what readSlices brought: the bytes, the cache entries they pin, and why
 // they stop short, if they do.
 type sliceRead struct {
 	parts [][]byte
+	start int64 // where parts begin in the file
 	pins  []*segEntry
 	err   error
 }
 
-// readSlices is ReadSlices; ahead says whether a sequential read starts a read-ahead.
-func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size int, ahead bool) (r sliceRead) {
+// readSlices is ReadSlices; ahead says whether a sequential read starts a read-ahead, and
+// widen whether the bytes are widened to whole segments, as ReadAround's are.
+func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size int, ahead, widen bool) (r sliceRead) {
+	r.start = off
 	if n.Type != index.TypeFile {
 		r.err = fmt.Errorf("%s: %w", n.Path, ErrNotAFile)
 		return r
@@ -139,9 +110,13 @@ func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size in
 	i := chunkHolding(offs, off)
 	for pos := off; pos < end; i++ {
 		want := int(min(end, offs[i+1]) - pos)
-		if err := v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], want, &r); err != nil {
+		lead, err := v.readChunk(ctx, rc, n.Chunks[i], pos-offs[i], want, widen, &r)
+		if err != nil {
 			r.err = fmt.Errorf("%s: %w", n.Path, err)
 			return r
+		}
+		if pos == off {
+			r.start = off - lead
 		}
 		pos += int64(want)
 	}
@@ -160,15 +135,16 @@ func (v *Vault) readSlices(ctx context.Context, n index.Node, off int64, size in
 const maxFetchRounds = 8
 
 // readChunk appends to r the plaintext of chunk c from off within it, size bytes, as
-// pinned slices of cached segments.
-func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, r *sliceRead) error {
+// pinned slices of cached segments; widened to the segments that hold them, it says how
+// many bytes before off it appended.
+func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, off int64, size int, widen bool, r *sliceRead) (lead int64, err error) {
 	loc, hdr, err := v.chunkLocation(rc, c)
 	if errors.Is(err, index.ErrNotFound) {
-		// Chunks of v3.1 archives are not in the chunk table; see legacy_read.go.
-		return v.readLegacyChunk(ctx, rc, c, off, size, r)
+		// Chunks of v3.1 archives are not in the chunk table, nor widened; see legacy_read.go.
+		return 0, v.readLegacyChunk(ctx, rc, c, off, size, r)
 	}
 	if err != nil {
-		return fmt.Errorf("chunk %s: %w", c.ID, err)
+		return 0, fmt.Errorf("chunk %s: %w", c.ID, err)
 	}
 	first, last := hdr.SegmentsFor(off, size)
 	segs := make([]*segEntry, last-first+1)
@@ -192,7 +168,7 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 			break
 		}
 		if fetched == maxFetchRounds {
-			return fmt.Errorf("chunk %s: the read cache is too small to hold segments %d to %d", c.ID, lo, hi)
+			return 0, fmt.Errorf("chunk %s: the read cache is too small to hold segments %d to %d", c.ID, lo, hi)
 		}
 		// One fetch per chunk at a time: a reader that finds one running waits for it,
 		// then takes from the cache what it brought and fetches whatever it still lacks.
@@ -207,18 +183,23 @@ func (v *Vault) readChunk(ctx context.Context, rc *readCache, c index.ChunkRef, 
 			if chunkstore.IsNotFound(err) {
 				rc.forgetLocations() // the next read asks the index again
 			}
-			return err
+			return 0, err
 		}
 	}
 	for k, e := range segs {
 		start := int64(first+k) * int64(hdr.SegSize) // of segment first+k within the chunk
-		from := max(off, start)
-		to := min(off+int64(size), start+int64(len(e.data)))
+		from, to := max(off, start), min(off+int64(size), start+int64(len(e.data)))
+		if widen {
+			from, to = start, start+int64(len(e.data))
+		}
 		if from < to {
 			r.parts = append(r.parts, e.data[from-start:to-start:to-start])
 		}
 	}
-	return nil
+	if widen {
+		lead = off - int64(first)*int64(hdr.SegSize)
+	}
+	return lead, nil
 }
 
 // chunkLocation is where chunk c is stored and its frame's header, from the index the
