@@ -109,14 +109,23 @@ func TestReadOnlyMountOffersUnderConcurrentReads(t *testing.T) {
 			errs <- nil
 		}()
 	}
-	for range 8 {
+	waitWorkers(t, errs, 8, time.Minute)
+}
+
+// waitWorkers waits for n workers to report on errs, failing at the first error, or
+// with a dump of every goroutine when they are not done within limit.
+func waitWorkers(t *testing.T, errs <-chan error, n int, limit time.Duration) {
+	t.Helper()
+	timeout := time.After(limit)
+	for range n {
 		select {
 		case err := <-errs:
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(time.Minute):
-			t.Fatal("readers still busy a minute after they were to stop")
+		case <-timeout:
+			pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+			t.Fatalf("workers still busy %v after they were to stop", limit)
 		}
 	}
 }
@@ -248,17 +257,7 @@ func TestOffersUnderWrites(t *testing.T) {
 		}
 		errs <- nil
 	}()
-	for range 6 {
-		select {
-		case err := <-errs:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(run + time.Minute):
-			pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
-			t.Fatal("readers and writers still busy a minute after they were to stop")
-		}
-	}
+	waitWorkers(t, errs, 6, run+time.Minute)
 	if err := fill(200); err != nil {
 		t.Fatal(err)
 	}
