@@ -29,7 +29,8 @@ import (
 // again, so what is read often stays. Nothing is fsynced: every segment is authenticated
 // when it is opened, and a lost one is only a miss.
 //
-// Lock order: frameCache.mu is a leaf; no file I/O happens under it.
+// Lock order: frameCache.mu is a leaf; no file I/O happens under it but the creation of
+// a log, once per logSize bytes, which keeps log numbers in order.
 type frameCache struct {
 	dir     string
 	limit   int64
@@ -37,10 +38,10 @@ type frameCache struct {
 
 	mu    sync.Mutex
 	segs  map[segKey]cacheRec
-	logs  []*cacheLog // oldest first; the last takes appends unless it is from before open
+	logs  []*cacheLog // oldest first
+	cur   *cacheLog   // the log taking appends: the newest, made since open; or nil
 	next  uint64      // number of the next log
 	bytes int64       // in every log, records reserved but not yet written included
-	fresh bool        // the last log was made since open and takes appends
 }
 
 type cacheLog struct {
@@ -224,23 +225,21 @@ func (fc *frameCache) append(id chunkstore.ID, lo int, recs []cacheRec, data []b
 	fc.evict()
 }
 
-// reserve finds room for n bytes at the end of the newest log, starting a log when there
-// is none since open or it is full.
+// reserve finds room for n bytes at the end of the log taking appends, starting one when
+// there is none or it is full.
 func (fc *frameCache) reserve(n int64) (*cacheLog, int64, error) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	if !fc.fresh || fc.logs[len(fc.logs)-1].size+n > fc.logSize && fc.logs[len(fc.logs)-1].size > 0 {
-		// Creating a file under the lock keeps log numbers in order; it happens once per
-		// logSize bytes.
+	if l := fc.cur; l == nil || l.size > 0 && l.size+n > fc.logSize {
 		f, err := os.OpenFile(fc.logName(fc.next), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return nil, 0, err
 		}
-		fc.logs = append(fc.logs, &cacheLog{num: fc.next, f: f})
+		fc.cur = &cacheLog{num: fc.next, f: f}
+		fc.logs = append(fc.logs, fc.cur)
 		fc.next++
-		fc.fresh = true
 	}
-	l := fc.logs[len(fc.logs)-1]
+	l := fc.cur
 	off := l.size
 	l.size += n
 	fc.bytes += n
@@ -257,8 +256,8 @@ func (fc *frameCache) evict() {
 		}
 		l := fc.logs[0]
 		fc.logs = fc.logs[1:]
-		if len(fc.logs) == 0 {
-			fc.fresh = false
+		if l == fc.cur {
+			fc.cur = nil
 		}
 		for _, k := range l.keys {
 			if fc.segs[k].log == l {
