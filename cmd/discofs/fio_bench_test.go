@@ -59,32 +59,15 @@ func BenchmarkFio(b *testing.B) {
 	// discofs on the local store, with the default memory cache, with one that holds the
 	// whole file (random reads of a file it holds open no segment twice), and the first
 	// one's vault mounted read-only (where no writer is fenced against).
-	type home struct {
-		env []string
-		mnt string
-	}
-	run := func(h home, args ...string) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = h.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("discofs %v: %v\n%s", args, err, out)
-		}
-	}
 	// discofsTarget mounts the vault in h with mountFlags.
-	discofsTarget := func(name string, h home, mountFlags ...string) target {
-		mount := func() { run(h, append(append([]string{"mount", "--daemon"}, mountFlags...), h.mnt)...) }
-		umount := func() {
-			run(h, "unmount", h.mnt)
-			for i := 0; i < 100 && mounted(h.mnt); i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
-		return target{name: name, dir: filepath.Join(h.mnt, "bench"), mount: mount, umount: umount}
+	discofsTarget := func(name string, h benchHome, mountFlags ...string) target {
+		mount := func() { h.run(append(append([]string{"mount", "--daemon"}, mountFlags...), h.mnt)...) }
+		return target{name: name, dir: filepath.Join(h.mnt, "bench"), mount: mount, umount: h.unmount}
 	}
 	// newDiscofs makes a vault in a new home with a folder "bench" to work in.
-	newDiscofs := func(name string, mountFlags ...string) (target, home) {
-		h := home{env: append(os.Environ(), "DISCOFS_HOME="+b.TempDir(), "DISCOFS_PASSPHRASE=bench"), mnt: b.TempDir()}
-		run(h, "init", "--kdf-memory", "8", "--kdf-time", "1")
+	newDiscofs := func(name string, mountFlags ...string) (target, benchHome) {
+		h := newBenchHome(b, bin)
+		h.run("init", "--kdf-memory", "8", "--kdf-time", "1")
 		tg := discofsTarget(name, h, mountFlags...)
 		tg.mount()
 		os.Mkdir(tg.dir, 0o755)
@@ -95,7 +78,7 @@ func BenchmarkFio(b *testing.B) {
 	bigTarget, bigHome := newDiscofs("discofs, 1.5G memory cache", "--memory-cache", "1536M")
 	roTarget := discofsTarget("discofs, read-only mount", dHome, "--read-only")
 	roTarget.readOnly = true
-	homes := map[string]home{dTarget.name: dHome, bigTarget.name: bigHome, roTarget.name: dHome}
+	homes := map[string]benchHome{dTarget.name: dHome, bigTarget.name: bigHome, roTarget.name: dHome}
 
 	targets := []target{
 		{name: "raw disk", dir: raw},
@@ -108,8 +91,8 @@ func BenchmarkFio(b *testing.B) {
 	// and copied or archived into the others.
 	tree := filepath.Join(raw, "tree")
 	vaulttest.ManyFiles(b, tree, 100, 1000)
-	for _, h := range []home{dHome, bigHome} {
-		run(h, "put", "--name", "tree", tree)
+	for _, h := range []benchHome{dHome, bigHome} {
+		h.run("put", "--name", "tree", tree)
 	}
 
 	type row struct {
@@ -130,7 +113,7 @@ func BenchmarkFio(b *testing.B) {
 				os.Remove(filepath.Join(tg.dir, "fsync.dat"))
 				r.write = fio(b, "write", file, size, "1M").bw
 				if isDiscofs {
-					run(h, "sync", "--timeout", "10m") // cp alone, as a user's would be
+					h.run("sync", "--timeout", "10m") // cp alone, as a user's would be
 				}
 				// Dirty pages left by the steps before would throttle the copy's writes
 				// to the disk's speed, more for the rows that wrote more before it; and
@@ -148,7 +131,7 @@ func BenchmarkFio(b *testing.B) {
 					r.cp = timed(b, "cp", src, filepath.Join(raw, "cp.dat")).Seconds()
 				}
 				if isDiscofs {
-					run(h, "sync", "--timeout", "10m")
+					h.run("sync", "--timeout", "10m")
 				}
 				r.readWarm = fio(b, "read", file, size, "1M").bw
 				if tg.name == "gocryptfs" {
