@@ -92,6 +92,10 @@ func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server
 			// Reads answer with slices the kernel takes by writev; splicing would copy
 			// them into a pipe first.
 			DisableSplice: true,
+			// The kernel passes O_TRUNC with the open instead of opening, then truncating:
+			// an open for writing without it copies a committed file up, fetching every
+			// byte of it only to have it truncated.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
 			AllowOther:    opts.AllowOther,
 			Debug:         opts.Debug,
 			DirectMount:   os.Geteuid() == 0,

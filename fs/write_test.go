@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/vault"
 )
 
@@ -366,4 +367,23 @@ func putFile(t *testing.T, v *vault.Vault, size int, seed int64) []byte {
 		t.Fatal(err)
 	}
 	return want
+}
+
+// TestOverwriteFetchesNothing: writing over a committed file with O_TRUNC (cp, a shell's
+// >) never fetches its old bytes. The kernel passes O_TRUNC with the open instead of
+// opening (a copy-up that downloads the file) and truncating after.
+func TestOverwriteFetchesNothing(t *testing.T) {
+	v, fault := testVault(t)
+	putFile(t, v, 3<<20, 11)
+	mnt, _ := mountWritable(t, v)
+	fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Action: chunkstore.FaultFail, Times: -1,
+		Err: chunkstore.Classify(chunkstore.Permanent, errors.New("the test allows no load"))})
+	p := filepath.Join(mnt, "a", "f")
+	data := []byte("new bytes")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatalf("overwriting a committed file whose bytes cannot be fetched: %v", err)
+	}
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %q, %v; want %q", got, err, data)
+	}
 }
