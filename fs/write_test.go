@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -385,5 +386,54 @@ func TestOverwriteFetchesNothing(t *testing.T) {
 	}
 	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %q, %v; want %q", got, err, data)
+	}
+}
+
+// TestInterruptedFsyncIsEINTR: a signal to a thread waiting in fsync (Go's runtime sends
+// them to preempt goroutines) ends the wait with EINTR, not EIO, and the upload goes on.
+func TestInterruptedFsyncIsEINTR(t *testing.T) {
+	v, fault := testVault(t)
+	mnt, wb := mountWritable(t, v)
+	if err := os.Mkdir(filepath.Join(mnt, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(mnt, "a", "f")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data := []byte("written before the fsync")
+	f.Write(data)
+	fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Action: chunkstore.FaultDelay, Delay: time.Second, Times: -1})
+	tids, errs := make(chan int, 1), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tids <- unix.Gettid()
+		errs <- unix.Fsync(int(f.Fd())) // not f.Sync, which tries again on EINTR
+	}()
+	tid := <-tids
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errs:
+			if err != unix.EINTR {
+				t.Fatalf("fsync interrupted by signals: %v, want EINTR", err)
+			}
+			f.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := wb.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("after the interrupted fsync: %q, %v", got, err)
+			}
+			return
+		case <-tick.C:
+			unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+		}
 	}
 }

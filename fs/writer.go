@@ -51,6 +51,10 @@ func (f *filesys) errno(err error, what, archive, p string) syscall.Errno {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, context.Canceled):
+		// The request was interrupted: the caller got a signal while it waited. What it
+		// waited for goes on (an fsync's upload still commits).
+		return syscall.EINTR
 	case errors.Is(err, index.ErrNotFound), errors.Is(err, iofs.ErrNotExist):
 		return syscall.ENOENT
 	case errors.Is(err, iofs.ErrExist):
