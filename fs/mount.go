@@ -96,9 +96,9 @@ func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server
 			// an open for writing without it copies a committed file up, fetching every
 			// byte of it only to have it truncated.
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
-			AllowOther:    opts.AllowOther,
-			Debug:         opts.Debug,
-			DirectMount:   os.Geteuid() == 0,
+			AllowOther:        opts.AllowOther,
+			Debug:             opts.Debug,
+			DirectMount:       os.Geteuid() == 0,
 		},
 	}
 	if opts.AllowOther {
