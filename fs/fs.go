@@ -67,6 +67,9 @@ type filesys struct {
 	// offers holds a token per store into the kernel's page cache running now (see
 	// takeOffer).
 	offers chan struct{}
+	// passthrough: writers may be passed through to their spool files.
+	passthrough bool
+	releases    afterReleases
 }
 
 func newFilesys(src Source, log *slog.Logger) *filesys {
@@ -94,6 +97,8 @@ type node struct {
 	// fence keeps offers to the kernel's page cache from landing after a change to the
 	// file (see writer.go).
 	fence fence
+	// io keeps the file's open handles to kinds of I/O the kernel can mix.
+	io ioModes
 }
 
 // NewRoot returns the root node of a filesystem over src, for fs.Mount or for tests that

@@ -29,6 +29,9 @@ type MountOptions struct {
 	Logger *slog.Logger
 	// Writer takes the mount's changes; nil makes the mount read-only.
 	Writer Writer
+	// NoPassthrough sends every write through discofs, even where the kernel could pass
+	// it through to the spool file (see passthrough.go).
+	NoPassthrough bool
 }
 
 // VaultSource adapts a vault to Source.
@@ -74,6 +77,8 @@ func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server
 	if opts.ReadOnly {
 		fsys.wr = nil
 	}
+	// Only root may give the kernel a file to pass through to.
+	fsys.passthrough = os.Geteuid() == 0 && !opts.NoPassthrough
 	root := &rootNode{fsys: fsys}
 	// Entry and attribute timeouts are set per reply; these are the fallbacks.
 	entry, attr := rootTimeout, rootTimeout
@@ -107,8 +112,13 @@ func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server
 	if opts.ReadOnly {
 		fo.MountOptions.Options = append(fo.MountOptions.Options, "ro")
 	}
-	srv, err := fs.Mount(mountpoint, root, fo)
+	fsys.releases.on = true
+	srv, err := fuse.NewServer(rawFS{fs.NewNodeFS(root, fo), fsys}, mountpoint, &fo.MountOptions)
 	if err != nil {
+		return nil, err
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
 		return nil, err
 	}
 	raiseReadAhead(mountpoint, fsys.log)

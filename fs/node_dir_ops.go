@@ -171,7 +171,7 @@ func (d *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 	// go-fuse passes any open handle of the node, since the kernel passes none on fstat.
 	// An open spool file is the truth whatever the index says, and the only one left
 	// once the file is unlinked and its spool gone from the spool directory.
-	if h, ok := f.(*handle); ok {
+	if h, ok := asHandle(f); ok {
 		var st os.FileInfo
 		if h.sf != nil {
 			st, _ = h.sf.Stat()

@@ -31,6 +31,10 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if n.Type != index.TypeFile {
 		return nil, 0, syscall.EISDIR
 	}
+	// Under the lock, the kind of I/O the file's handles do and the spool file a passed-
+	// through one has stay as this open finds them (see passthrough.go).
+	d.io.mu.Lock()
+	defer d.io.mu.Unlock()
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		if d.fsys.wr == nil {
 			return nil, 0, syscall.EROFS
@@ -42,11 +46,22 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			d.fence.writerGone()
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}
-		return &handle{sf: sf, n: n}, keep | writeOnly(flags), 0
+		h, flags := d.writeHandle(sf, n, flags)
+		return h, keep | flags, 0
+	}
+	if d.io.passed > 0 {
+		// Beside a passed-through writer, the kernel takes only passed-through handles.
+		sf, err := d.fsys.wr.Join(n.Ino)
+		if err != nil {
+			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, n.Path)
+		}
+		d.io.passed++
+		return &passHandle{&handle{sf: sf, n: n, kind: ioPassed, joined: true}}, 0, 0
 	}
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)
 		if err == nil {
+			d.io.cached++
 			h := &handle{n: n, left: left, rebuilds: rebuilds}
 			h.setSpool(f)
 			return h, keep, 0
@@ -57,13 +72,14 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, n.Path)
 		}
 	}
+	d.io.cached++
 	return &handle{n: n, left: left, rebuilds: rebuilds}, keep, 0
 }
 
 // Read serves a read from the spool or through the vault. A read that fails (a missing
 // pack, a frame that fails authentication) is EIO and a log line, never wrong bytes.
 func (d *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h, ok := f.(*handle)
+	h, ok := asHandle(f)
 	if !ok {
 		h = &handle{n: d.n}
 	}

@@ -2,11 +2,13 @@ package fs
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/discofs/discofs/index"
 	"github.com/discofs/discofs/vault"
 )
 
@@ -30,7 +32,7 @@ func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	if size, ok := in.GetSize(); ok {
 		d.fence.change(false)
 		var err error
-		if h, isW := f.(*handle); isW && h.sf != nil {
+		if h, isW := asHandle(f); isW && h.sf != nil {
 			err = h.sf.Truncate(int64(size))
 		} else {
 			_, err = wr.Truncate(d.archive.ID, p, int64(size))
@@ -56,9 +58,14 @@ func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	return 0
 }
 
+// writeRequests counts the WRITE requests of every mount in the process; passed-through
+// writes never come (tests see that).
+var writeRequests atomic.Int64
+
 // Write writes into the spool.
 func (d *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	h, ok := f.(*handle)
+	writeRequests.Add(1)
+	h, ok := asHandle(f)
 	if !ok || h.sf == nil {
 		return 0, syscall.EBADF
 	}
@@ -72,7 +79,7 @@ func (d *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int6
 // Allocate reserves or punches space in a file open for writing, as fallocate(2) does on
 // its spool file.
 func (d *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, mode uint32) syscall.Errno {
-	h, ok := f.(*handle)
+	h, ok := asHandle(f)
 	if !ok || h.sf == nil {
 		if d.fsys.wr == nil {
 			return syscall.EROFS
@@ -84,27 +91,41 @@ func (d *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, 
 
 // Create makes a new file in the spool.
 func (d *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	child, h, errno := d.create(ctx, name, mode, out)
+	child, sf, n, errno := d.create(ctx, name, mode, out)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	if cn, ok := child.Operations().(*node); ok {
-		cn.fence.change(true) // until Release
-	}
-	return child, h, writeOnly(flags), 0
+	cn := child.Operations().(*node)
+	cn.fence.change(true) // until Release
+	cn.io.mu.Lock()
+	defer cn.io.mu.Unlock()
+	h, fl := cn.writeHandle(sf, n, flags)
+	return child, h, fl, 0
 }
 
-// create makes a new file in the spool and returns a handle that writes it.
-func (d *node) create(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, *handle, syscall.Errno) {
+// create makes a new file in the spool and returns its spool file, open for writing.
+func (d *node) create(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, *vault.SpoolFile, index.Node, syscall.Errno) {
 	if d.fsys.wr == nil {
-		return nil, nil, syscall.EROFS
+		return nil, nil, index.Node{}, syscall.EROFS
 	}
 	p := joinPath(d.path(), name)
 	n, sf, err := d.fsys.wr.Create(d.archive.ID, p, mode)
 	if err != nil {
-		return nil, nil, d.fsys.errno(err, "create", d.archive.ID, p)
+		return nil, nil, n, d.fsys.errno(err, "create", d.archive.ID, p)
 	}
-	return d.entry(ctx, n, out), &handle{sf: sf, n: n}, 0
+	return d.entry(ctx, n, out), sf, n, 0
+}
+
+// writeHandle is the handle of a file opened for writing, and its open flags: passed
+// through unless a handle that uses the page cache is open. d.io.mu is held.
+func (d *node) writeHandle(sf *vault.SpoolFile, n index.Node, flags uint32) (fs.FileHandle, uint32) {
+	if d.fsys.passthrough && d.io.cached == 0 {
+		d.io.passed++
+		sf.Bypass()
+		return &passHandle{&handle{sf: sf, n: n, kind: ioPassed}}, 0
+	}
+	d.io.cached++
+	return &handle{sf: sf, n: n}, writeOnly(flags)
 }
 
 // writeOnly asks the kernel to pass the writes of a handle opened only for writing
@@ -140,9 +161,9 @@ func (d *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
 		return nil, syscall.EPERM
 	}
-	in, h, errno := d.create(ctx, name, mode, out)
+	in, sf, _, errno := d.create(ctx, name, mode, out)
 	if errno == 0 {
-		h.sf.Release(joinPath(d.path(), name))
+		sf.Release(joinPath(d.path(), name))
 	}
 	return in, errno
 }
@@ -226,7 +247,7 @@ func (d *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 
 // Fsync has an open file uploaded and committed before it returns.
 func (d *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
-	h, ok := f.(*handle)
+	h, ok := asHandle(f)
 	if !ok || h.sf == nil {
 		return 0
 	}
@@ -235,14 +256,22 @@ func (d *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 
 // Release closes a handle; the last close of a written file queues it.
 func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
-	h, ok := f.(*handle)
+	h, ok := asHandle(f)
 	if !ok {
 		return 0
 	}
+	defer d.io.close(h.kind)
 	switch {
 	case h.sf != nil:
-		defer d.fence.writerGone()
-		return d.fsys.errno(h.sf.Release(d.path()), "release", d.archive.ID, d.path())
+		if !h.joined {
+			defer d.fence.writerGone()
+		}
+		p := d.path()
+		release := func() syscall.Errno { return d.fsys.errno(h.sf.Release(p), "release", d.archive.ID, p) }
+		if h.kind == ioPassed && d.fsys.afterRelease(ctx, func() { release() }) {
+			return 0
+		}
+		return release()
 	default:
 		h.close()
 	}

@@ -355,6 +355,17 @@ func mountCommittedFile(t *testing.T, size int, seed int64) (string, []byte, *va
 	return filepath.Join(mnt, "a", "f"), want, wb
 }
 
+// mountNewArchive mounts v writable, makes archive "a" through the mount and returns the
+// path of a file "f" in it, not made yet.
+func mountNewArchive(t *testing.T, v *vault.Vault) (string, *vault.Writeback) {
+	t.Helper()
+	mnt, wb := mountWritable(t, v)
+	if err := os.Mkdir(filepath.Join(mnt, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(mnt, "a", "f"), wb
+}
+
 // putFile archives one file "f" of size random bytes (from seed) as archive "a" and
 // returns its bytes.
 func putFile(t *testing.T, v *vault.Vault, size int, seed int64) []byte {
@@ -393,11 +404,7 @@ func TestOverwriteFetchesNothing(t *testing.T) {
 // them to preempt goroutines) ends the wait with EINTR, not EIO, and the upload goes on.
 func TestInterruptedFsyncIsEINTR(t *testing.T) {
 	v, fault := testVault(t)
-	mnt, wb := mountWritable(t, v)
-	if err := os.Mkdir(filepath.Join(mnt, "a"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(mnt, "a", "f")
+	p, wb := mountNewArchive(t, v)
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ type Writer interface {
 	Create(archive, p string, mode uint32) (index.Node, *vault.SpoolFile, error)
 	OpenWrite(archive, p string, trunc bool) (index.Node, *vault.SpoolFile, error)
 	OpenSpool(ino uint64) (*vault.SpoolReader, error)
+	Join(ino uint64) (*vault.SpoolFile, error)
 	Mkdir(archive, p string, mode uint32) (index.Node, error)
 	Symlink(archive, p, target string) (index.Node, error)
 	Remove(archive, p string, dir bool) error
@@ -151,7 +152,11 @@ func (d *node) entry(ctx context.Context, c index.Node, out *fuse.EntryOut) *fs.
 // handle is an open file: a spool file open for writing, or a file open for reading,
 // whose bytes are in its spool while it is queued and in the store once committed.
 type handle struct {
-	sf *vault.SpoolFile
+	sf   *vault.SpoolFile
+	kind ioKind
+	// joined: a reader passed through beside a writer, holding the file out of the
+	// queue as a writer does (sf is open only for reading).
+	joined bool
 	// mu guards what a reading handle reads from, which follows the file: another
 	// descriptor or a truncate by path can queue a committed file, and a commit can
 	// move a queued one to the store.

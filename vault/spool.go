@@ -24,7 +24,17 @@ type SpoolFile struct {
 	w   *Writeback
 	it  *wbItem
 	rel bool
+	// bypass: the kernel writes to f itself (see Bypass).
+	bypass bool
 }
+
+// Fd is the spool file's descriptor, for the kernel to pass writes through to.
+func (s *SpoolFile) Fd() int { return int(s.f.Fd()) }
+
+// Bypass says the handle's writes reach the spool file without WriteAt: the kernel passes
+// them through. Nothing counts them, so an fsync and the last close take the file as
+// changed, and an upload that read it meanwhile is not taken for its content.
+func (s *SpoolFile) Bypass() { s.bypass = true }
 
 // WriteAt writes to the spool. A full disk is an error wrapping ENOSPC for the writer;
 // nothing already written is lost.
@@ -43,9 +53,25 @@ func (s *SpoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt
 // Truncate changes the file's size.
 func (s *SpoolFile) Truncate(size int64) error {
 	s.it.gen.Add(1)
-	err := s.f.Truncate(size)
+	err := truncate(s.f, size)
 	s.it.gen.Add(1)
 	return err
+}
+
+// truncate sets a spool file's size. ext4 marks a file truncated to nothing as one being
+// replaced, and at the next close of any descriptor of it writes out all that was
+// written to it since. A descriptor opened and closed at once takes the mark away while
+// there is nothing to write; otherwise the close of the file's writer would pay for
+// writing it all out, and that is the writing process's own close when the kernel passes
+// its writes through.
+func truncate(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil || size != 0 {
+		return err
+	}
+	if g, err := os.Open(f.Name()); err == nil {
+		g.Close()
+	}
+	return nil
 }
 
 // Allocate is fallocate(2) on the spool file: mode 0 reserves space (ENOSPC now rather
@@ -79,6 +105,9 @@ func (s *SpoolFile) Sync(ctx context.Context) error {
 	if w.items[it.Ino] != it {
 		w.mu.Unlock()
 		return nil
+	}
+	if s.bypass {
+		it.gen.Add(1)
 	}
 	gen := it.gen.Load()
 	it.force = true
@@ -137,6 +166,9 @@ func (s *SpoolFile) release(p string) error {
 	// its time overwritten by the one read here.
 	st, statErr := s.f.Stat()
 	it := s.it
+	if s.bypass {
+		it.gen.Add(1)
+	}
 	it.open--
 	if w.items[it.Ino] != it {
 		if it.unlinked && it.open == 0 {
@@ -251,7 +283,7 @@ func (w *Writeback) OpenWrite(archive, p string, trunc bool) (index.Node, *Spool
 				return n, nil, err
 			}
 			if trunc {
-				if err := f.Truncate(0); err != nil {
+				if err := truncate(f, 0); err != nil {
 					f.Close()
 					return n, nil, err
 				}
@@ -337,6 +369,26 @@ type readerAt struct {
 
 func (r readerAt) ReadAt(p []byte, off int64) (int, error) { return r.v.ReadAt(r.v.life, r.n, p, off) }
 
+// Join opens a file open for writing for a reader that the kernel passes through to its
+// spool file beside the writers. The handle holds the file out of the queue as a
+// writer's does, so the spool file stays the one the kernel reads until it is released;
+// it is open only for reading. An error wrapping fs.ErrNotExist when the file is not
+// open for writing.
+func (w *Writeback) Join(ino uint64) (*SpoolFile, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	it := w.items[ino]
+	if it == nil || it.open == 0 {
+		return nil, fmt.Errorf("inode %d is not open for writing: %w", ino, fs.ErrNotExist)
+	}
+	f, err := os.Open(w.spoolPath(ino))
+	if err != nil {
+		return nil, err
+	}
+	it.open++
+	return &SpoolFile{f: f, w: w, it: it}, nil
+}
+
 // OpenSpool opens a queued file's spool for reading; an error wrapping fs.ErrNotExist when
 // the file has none (it is committed).
 func (w *Writeback) OpenSpool(ino uint64) (*SpoolReader, error) {
@@ -400,7 +452,15 @@ func (w *Writeback) _newSpool(ino uint64) (*os.File, error) {
 		free := w.free[len(w.free)-1]
 		w.free = w.free[:len(w.free)-1]
 		if os.Rename(free, p) == nil {
-			return os.OpenFile(p, os.O_RDWR|os.O_TRUNC, 0)
+			// Emptied when it was freed (see emptySpool); truncated again only if not.
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				return nil, err
+			}
+			if st, err := f.Stat(); err != nil || st.Size() != 0 {
+				truncate(f, 0)
+			}
+			return f, nil
 		}
 	}
 	return os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -414,7 +474,7 @@ func (w *Writeback) _dropSpool(ino uint64) {
 	p := w.spoolPath(ino)
 	if w.readers[ino] == 0 && len(w.free) < maxFreeSpool {
 		free := w.spoolPath0(freeSpoolPrefix + strconvIno(ino))
-		if os.Truncate(p, 0) == nil && os.Rename(p, free) == nil {
+		if emptySpool(p) == nil && os.Rename(p, free) == nil {
 			w.free = append(w.free, free)
 			return
 		}
@@ -422,6 +482,19 @@ func (w *Writeback) _dropSpool(ino uint64) {
 	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 		w.v.log.Warn("remove spool file", "err", err)
 	}
+}
+
+// emptySpool empties a spool file for reuse, and closes it at once (see truncate).
+func emptySpool(p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // SpoolFiles lists the spool files in a spool directory, leaving out the emptied ones

@@ -19,7 +19,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--daemon] [--read-only] [--allow-other] [--debug] [--cache-size SIZE] [--memory-cache SIZE] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
+		usage:   "[--daemon] [--read-only] [--allow-other] [--no-passthrough] [--debug] [--cache-size SIZE] [--memory-cache SIZE] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -41,7 +41,7 @@ const unmountTries = 10
 
 func runMount(ctx context.Context, e *env, args []string) error {
 	var c common
-	var readOnly, allowOther, debug, withBot, daemon bool
+	var readOnly, allowOther, debug, withBot, daemon, noPassthrough bool
 	var metricsAddr, cacheSize, memCache string
 	var bf botFlags
 	cmdline := args
@@ -55,6 +55,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	fl.BoolVar(&readOnly, "read-only", false, "refuse every change")
 	fl.BoolVar(&allowOther, "allow-other", false, "let other users see the mount (the kernel checks file modes)")
 	fl.BoolVar(&debug, "debug", false, "log every FUSE request")
+	fl.BoolVar(&noPassthrough, "no-passthrough", false, "send every write through discofs, never straight to the spool file")
 	args, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		// Failed reads are worth a line even when nothing else is.
 		log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	opts := dfs.MountOptions{ReadOnly: readOnly, AllowOther: allowOther, Debug: debug, Logger: log}
+	opts := dfs.MountOptions{ReadOnly: readOnly, AllowOther: allowOther, Debug: debug, Logger: log, NoPassthrough: noPassthrough}
 	var wb *vault.Writeback
 	if !readOnly {
 		// The queue resumes first: files a killed mount left in the spool go on uploading.

@@ -1,0 +1,250 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/discofs/discofs/vault"
+)
+
+// passthroughHere skips a test of passed-through writes where the kernel cannot pass
+// writes through: that needs root and Linux 6.9 or later.
+func passthroughHere(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("only root may pass writes through")
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	rel := unix.ByteSliceToString(u.Release[:])
+	var major, minor int
+	fmt.Sscanf(rel, "%d.%d", &major, &minor)
+	if major < 6 || major == 6 && minor < 9 {
+		t.Skipf("Linux %s cannot pass FUSE writes through", rel)
+	}
+}
+
+func randomBytes(n int, seed int64) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return b
+}
+
+// readAll reads a file through a new handle.
+func readAll(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// committedBytes reads what the last commit holds of archive a's file p, from the store.
+func committedBytes(t *testing.T, v *vault.Vault, a, p string) []byte {
+	t.Helper()
+	arch, err := v.Resolve(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := v.Index().GetNode(arch.ID, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Size = 0 // an open file's record has its spool's size
+	for _, c := range n.Chunks {
+		n.Size += int64(c.Len)
+	}
+	b := make([]byte, n.Size)
+	if _, err := v.ReadAt(context.Background(), n, b, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestWritesPassThrough: writes of a file nothing else has open go from the kernel
+// straight to its spool file, none through discofs; what they wrote is committed and
+// reads back, through a new open, after it.
+func TestWritesPassThrough(t *testing.T) {
+	passthroughHere(t)
+	v, _ := testVault(t)
+	p, wb := mountNewArchive(t, v)
+	want := randomBytes(3<<20, 1)
+	before := writeRequests.Load()
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := randomBytes(100_000, 2)
+	if _, err := f.WriteAt(patch, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[1<<20:], patch)
+	got := make([]byte, len(want))
+	if _, err := f.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a read-write handle reads back other bytes than it wrote (%v)", err)
+	}
+	f.Close()
+	if n := writeRequests.Load() - before; n != 0 {
+		t.Fatalf("%d writes came to discofs; want all passed through", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := wb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := xattr(t, p, XattrState); st != "committed" {
+		t.Fatalf("state after sync = %q", st)
+	}
+	if !bytes.Equal(committedBytes(t, v, "a", "/f"), want) {
+		t.Fatal("the commit holds other bytes than were written")
+	}
+	if !bytes.Equal(readAll(t, p), want) {
+		t.Fatal("reads back other bytes than were written")
+	}
+}
+
+// TestHandlesBesideAPassedThroughWriter: the kernel refuses to mix passed-through and
+// page-cache handles on a file; opens beside a passed-through writer still succeed and
+// see every write at once, and a writer opened beside a reader that uses the page cache
+// writes through discofs and is seen by it.
+func TestHandlesBesideAPassedThroughWriter(t *testing.T) {
+	passthroughHere(t)
+	v, _ := testVault(t)
+	p, _ := mountNewArchive(t, v)
+	want := randomBytes(1<<20, 3)
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	before := writeRequests.Load()
+	w.Write(want)
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatalf("open for reading beside a passed-through writer: %v", err)
+	}
+	defer r.Close()
+	check := func(what string) {
+		t.Helper()
+		got := make([]byte, len(want))
+		if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: the reader does not see what was written (%v)", what, err)
+		}
+	}
+	check("first write")
+	patch := randomBytes(5000, 4)
+	w.WriteAt(patch, 7000)
+	copy(want[7000:], patch)
+	check("a write while the reader is open")
+	w2, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("a second writer: %v", err)
+	}
+	w2.WriteAt(patch[:100], 0)
+	copy(want, patch[:100])
+	check("the second writer's write")
+	w2.Close()
+	w.Close()
+	if n := writeRequests.Load() - before; n != 0 {
+		t.Fatalf("%d writes came to discofs; want all passed through", n)
+	}
+	check("after the writers closed")
+
+}
+
+// TestWriterBesideAPageCacheReader: a writer opened while a reader that uses the page
+// cache is open writes through discofs, and the reader sees its writes.
+func TestWriterBesideAPageCacheReader(t *testing.T) {
+	passthroughHere(t)
+	p, want, _ := mountCommittedFile(t, 1<<20, 6)
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	io.Copy(io.Discard, r)
+	w, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("a writer beside a reader that uses the page cache: %v", err)
+	}
+	defer w.Close()
+	before := writeRequests.Load()
+	w.WriteAt([]byte("through discofs"), 100)
+	copy(want[100:], "through discofs")
+	if writeRequests.Load() == before {
+		t.Fatal("a writer beside a reader that uses the page cache was passed through")
+	}
+	got := make([]byte, len(want))
+	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the reader does not see the write (%v)", err)
+	}
+}
+
+// TestPassedThroughWritesLeaveNoStalePages: a passed-through write does not touch the
+// kernel's page cache of the file, so pages cached from a read before it must not be
+// served after it.
+func TestPassedThroughWritesLeaveNoStalePages(t *testing.T) {
+	passthroughHere(t)
+	p, want, _ := mountCommittedFile(t, 1<<20, 5)
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, r)
+	if cachedPages(pageCache(t, r, len(want))) == 0 {
+		t.Fatal("mincore sees no page of a file just read")
+	}
+	r.Close()
+	for round := range 3 {
+		patch := randomBytes(64<<10, int64(10+round))
+		w, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt(patch, int64(round)*100_000)
+		w.Close()
+		copy(want[round*100_000:], patch)
+		if !bytes.Equal(readAll(t, p), want) {
+			t.Fatalf("round %d: a read after a passed-through write gets old bytes", round)
+		}
+	}
+}
+
+// TestFsyncOfAPassedThroughWriter: every fsync commits what was written before it, though
+// discofs saw none of the writes.
+func TestFsyncOfAPassedThroughWriter(t *testing.T) {
+	passthroughHere(t)
+	v, _ := testVault(t)
+	p, _ := mountNewArchive(t, v)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for round := range 4 {
+		want := randomBytes(200_000, int64(20+round))
+		if _, err := f.WriteAt(want, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got := committedBytes(t, v, "a", "/f"); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: the commit after fsync holds other bytes than were written before it (%d bytes, want %d)", round, len(got), len(want))
+		}
+	}
+}
