@@ -260,23 +260,31 @@ func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	if !ok {
 		return 0
 	}
-	defer d.io.close(h.kind)
-	switch {
-	case h.sf != nil:
+	p := d.path()
+	if h.sf == nil {
+		h.close()
+	}
+	// The handle is counted gone only once go-fuse is done with it (see passthrough.go).
+	done := func() syscall.Errno {
+		d.io.close(h.kind) // first: a passed-through one is joined only while the writer is open
+		if h.sf == nil {
+			return 0
+		}
 		if !h.joined {
 			defer d.fence.writerGone()
 		}
-		p := d.path()
-		release := func() syscall.Errno { return d.fsys.errno(h.sf.Release(p), "release", d.archive.ID, p) }
-		if h.kind == ioPassed && d.fsys.afterRelease(ctx, func() { release() }) {
-			return 0
-		}
-		return release()
-	default:
-		h.close()
+		return d.fsys.errno(h.sf.Release(p), "release", d.archive.ID, p)
 	}
-	return 0
+	defer delay(&releaseDelay)
+	if d.fsys.afterRelease(ctx, func() { done() }) {
+		return 0
+	}
+	return done()
 }
+
+// releaseDelay, when set, makes Release wait before it returns, so that tests see go-
+// fuse's part of it come late.
+var releaseDelay atomic.Pointer[func()]
 
 // Setattr refuses changes to the root, which is no archive's.
 func (r *rootNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {

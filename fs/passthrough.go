@@ -24,7 +24,7 @@ import (
 // it then, and nothing can cache pages of the file until the last such handle is closed.
 
 // ioModes counts a file's open handles by kind. Opens decide and count with mu held;
-// Release counts down.
+// handles are counted down after Release (see rawFS).
 type ioModes struct {
 	mu     sync.Mutex
 	cached int // handles that use the kernel's page cache (or write with direct I/O)
@@ -60,11 +60,15 @@ var _ = (fs.FilePassthroughFder)((*passHandle)(nil))
 func (p *passHandle) PassthroughFd() (int, bool) { return p.sf.Fd(), true }
 
 // go-fuse registers the spool file of a file's first passed-through handle with the
-// kernel, and the file's later handles share it until the last one's Release, which
-// unregisters it after discofs's Release returns. Until then a new handle would be given
-// that spool file, which discofs must not have replaced meanwhile: a passed-through
-// handle's close reaches the writeback queue (where a commit can drop the spool file)
-// only once go-fuse has finished the Release. rawFS runs that last step.
+// kernel, and the file's later handles share it. It counts the handles that share it,
+// and counts one down at every Release of the file's handles, after discofs's Release
+// has returned; at zero it unregisters the spool file. So each handle is counted gone
+// here (and, for one open for writing, in the writeback queue, where a commit can then
+// drop the spool file) only once go-fuse is done with its Release, which rawFS runs
+// after it. Until then no handle of another kind is opened on the file, and no new
+// spool file is given, so go-fuse's count is exact: it never drops the spool file of
+// open passed-through handles (the kernel would then refuse the next one with EIO),
+// nor hands an open the spool file of a file that has moved on to another.
 
 // rawFS is go-fuse's request handler with a step after Release.
 type rawFS struct {
@@ -91,7 +95,8 @@ type afterReleases struct {
 }
 
 // afterRelease has fn run once go-fuse has finished the Release request of ctx; false
-// (fn is not run) when the request does not come through rawFS.
+// (fn is not run) when the request does not come through rawFS, as when tests call node
+// methods directly.
 func (f *filesys) afterRelease(ctx context.Context, fn func()) bool {
 	fc, ok := ctx.(*fuse.Context)
 	if !ok || fc.Cancel == nil || !f.releases.on {

@@ -248,3 +248,64 @@ func TestFsyncOfAPassedThroughWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestOpensOfEveryKindAtOnce: readers and writers open and close one file from several
+// goroutines at once, so handles of both kinds come and go while others are released.
+// No open fails (the kernel gives EIO to an open of a kind it cannot mix with the open
+// ones, or passed through to another spool file than theirs), and the file reads back as
+// last written.
+func TestOpensOfEveryKindAtOnce(t *testing.T) {
+	passthroughHere(t)
+	v, _ := testVault(t)
+	p, wb := mountNewArchive(t, v)
+	if err := os.WriteFile(p, make([]byte, 8192), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Releases return late, so that go-fuse's part of them often comes after the next
+	// open.
+	wait := func() { time.Sleep(time.Duration(rand.Intn(3)) * time.Millisecond) }
+	releaseDelay.Store(&wait)
+	defer releaseDelay.Store(nil)
+	deadline := time.Now().Add(2 * time.Second)
+	errs := make(chan error, 6)
+	for g := range 6 {
+		go func() {
+			buf := make([]byte, 4096)
+			for i := 0; time.Now().Before(deadline); i++ {
+				flag := os.O_RDONLY
+				if (g+i)%3 == 0 {
+					flag = os.O_RDWR
+				}
+				f, err := os.OpenFile(p, flag, 0)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if flag == os.O_RDWR {
+					_, err = f.WriteAt(buf, int64(g%2)*4096)
+				} else {
+					_, err = f.ReadAt(buf, 0)
+				}
+				f.Close()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	waitWorkers(t, errs, 6, time.Minute)
+	want := randomBytes(8192, 30)
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := wb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, p), want) {
+		t.Fatal("the file does not read back as last written")
+	}
+}

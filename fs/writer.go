@@ -358,8 +358,9 @@ func (f *fence) writerGone() {
 // offerDelay, when set, makes offers wait, so that tests see them land late.
 var offerDelay atomic.Pointer[func()]
 
-func delayOffer() {
-	if f := offerDelay.Load(); f != nil {
+// delay runs the test hook in p, if one is set.
+func delay(p *atomic.Pointer[func()]) {
+	if f := p.Load(); f != nil {
 		(*f)()
 	}
 }
@@ -381,12 +382,12 @@ func (f *filesys) takeOffer() bool {
 // file may have new bytes under the same inode). It gives back the offer its read took.
 func (d *node) offerPages(start int64, parts [][]byte, rebuilds, gen uint64) {
 	defer func() { <-d.fsys.offers }()
-	delayOffer()
+	delay(&offerDelay)
 	if d.fsys.src.Rebuilds() != rebuilds || !d.fence.startOffer(gen) {
 		return
 	}
 	defer d.fence.endOffer()
-	delayOffer()
+	delay(&offerDelay)
 	for _, p := range parts {
 		if d.WriteCache(start, p) != 0 {
 			return
