@@ -43,6 +43,9 @@ type Source interface {
 	// not modify, valid until it calls release; fewer with an error saying why (io.EOF at
 	// the end).
 	ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
+	// ReadAside is ReadSlices of bytes no reader asked for yet: no read-ahead starts
+	// from it.
+	ReadAside(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
 	// ReadAround is ReadSlices widened to what the source reads anyway to serve the range;
 	// the bytes start at start.
 	ReadAround(ctx context.Context, n index.Node, off int64, size int) (start int64, parts [][]byte, release func(), err error)
@@ -99,6 +102,8 @@ type node struct {
 	fence fence
 	// io keeps the file's open handles to kinds of I/O the kernel can mix.
 	io ioModes
+	// smallReads counts the file's reads that offered what they read around.
+	smallReads atomic.Uint32
 }
 
 // NewRoot returns the root node of a filesystem over src, for fs.Mount or for tests that

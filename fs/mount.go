@@ -58,6 +58,11 @@ func (s VaultSource) ReadAround(ctx context.Context, n index.Node, off int64, si
 	return s.V.ReadAround(ctx, n, off, size)
 }
 
+// ReadAside reads a committed file through the vault, starting no read-ahead.
+func (s VaultSource) ReadAside(ctx context.Context, n index.Node, off int64, size int) ([][]byte, func(), error) {
+	return s.V.ReadAside(ctx, n, off, size)
+}
+
 // ReadSlices reads a committed file through the vault.
 func (s VaultSource) ReadSlices(ctx context.Context, n index.Node, off int64, size int) ([][]byte, func(), error) {
 	return s.V.ReadSlices(ctx, n, off, size)

@@ -29,6 +29,10 @@ func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]
 	return nil, func() {}, s.err
 }
 
+func (s failingSource) ReadAside(context.Context, index.Node, int64, int) ([][]byte, func(), error) {
+	return nil, func() {}, s.err
+}
+
 func TestArchiveNames(t *testing.T) {
 	list := []index.Archive{
 		{ID: "010126-01", Name: "a"}, {ID: "010126-02", Name: "b"}, {ID: "010126-03", Name: "a"},

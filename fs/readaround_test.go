@@ -76,6 +76,56 @@ func TestSmallReadsOfferNeighbours(t *testing.T) {
 	}
 }
 
+// TestRandomReadsOfferWholeChunks: once a file has had a few small reads, a small read
+// leaves the whole chunk it falls in in the kernel's page cache, with the file's bytes.
+func TestRandomReadsOfferWholeChunks(t *testing.T) {
+	v, _ := testVault(t)
+	want := putFile(t, v, 6<<20, 12)
+	a, err := v.Resolve("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := v.Index().GetNode(a.ID, "/f")
+	if err != nil || len(n.Chunks) < 3 {
+		t.Fatalf("%d chunks, %v; want a few", len(n.Chunks), err)
+	}
+	f, err := os.Open(filepath.Join(mount(t, VaultSource{v}), "a", "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	page := os.Getpagesize()
+	buf := make([]byte, page)
+	// Small reads of the first chunk's segments, from the last one down.
+	for i := wideAfter + 1; i >= 0; i-- {
+		off := int64(i%(int(n.Chunks[0].Len)/chunkstore.SegmentSize)) * chunkstore.SegmentSize
+		if _, err := f.ReadAt(buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One page in the middle of the second chunk.
+	start, end := int64(n.Chunks[0].Len), int64(n.Chunks[0].Len)+int64(n.Chunks[1].Len)
+	if _, err := f.ReadAt(buf, (start+end)/2); err != nil {
+		t.Fatal(err)
+	}
+	first, last := (int(start)+page-1)/page, int(end)/page // pages wholly in the chunk
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		in := pageCache(t, f, len(want))
+		if cachedPages(in[first:last]) == last-first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d pages of the chunk read in are cached", cachedPages(in[first:last]), last-first)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := make([]byte, end-start)
+	if _, err := f.ReadAt(got, start); err != nil || !bytes.Equal(got, want[start:end]) {
+		t.Fatalf("the offered chunk reads back wrong (%v)", err)
+	}
+}
+
 // TestReadOnlyMountOffersUnderConcurrentReads: readers hammer a multi-chunk file with
 // small reads at random offsets while their offers land in the page cache; every read
 // returns the file's bytes and none waits on another's offer for long.

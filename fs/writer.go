@@ -15,6 +15,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
 	"github.com/discofs/discofs/vault"
 )
@@ -268,7 +269,8 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		res.offer = func() { d.offerPages(start, around, rebuilds, gen) }
+		wide := d.smallReads.Add(1) > wideAfter
+		res.offer = func() { d.offerPages(n, start, around, rebuilds, gen, wide) }
 	} else {
 		<-d.fsys.offers
 	}
@@ -300,6 +302,13 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 const (
 	readAroundBelow = 64 << 10
 	maxOffers       = 4
+	// wideAfter is how many small reads of a file go by before its offers widen to the
+	// whole chunk a read is in: a file read at random (a disk image, a database) is then
+	// handed over a chunk, about 1 MiB, at a time instead of 64 KiB, and a random read
+	// seldom needs a round trip; one read in a few places (a thumbnailer's) fetches no
+	// more than its segments.
+	wideAfter = 8
+	maxWide   = chunkstore.MaxChunkSize // v3.1 chunks can be larger: not widened
 )
 
 // fence orders a file's offers and the changes to its bytes.
@@ -379,21 +388,92 @@ func (f *filesys) takeOffer() bool {
 // offerPages stores bytes read around a small read in the kernel's page cache, once the
 // reply has gone (the pages it asked for are unlocked by then), unless the file may have
 // changed since they were read: its fence moved on from gen, or the index was rebuilt (a
-// file may have new bytes under the same inode). It gives back the offer its read took.
-func (d *node) offerPages(start int64, parts [][]byte, rebuilds, gen uint64) {
+// file may have new bytes under the same inode). wide offers the rest of the chunk they
+// are in too, read first, outside the fence. It gives back the offer its read took.
+func (d *node) offerPages(n index.Node, start int64, parts [][]byte, rebuilds, gen uint64, wide bool) {
 	defer func() { <-d.fsys.offers }()
+	if cs, ce := chunkBounds(n, start); wide && ce-cs <= maxWide {
+		end := start + partsLen(parts)
+		if cs < start {
+			ps, release, _ := d.fsys.src.ReadAside(context.Background(), n, cs, int(start-cs))
+			defer release()
+			if partsLen(ps) == start-cs {
+				start, parts = cs, append(ps, parts...)
+			}
+		}
+		if end < ce {
+			ps, release, _ := d.fsys.src.ReadAside(context.Background(), n, end, int(ce-end))
+			defer release()
+			parts = append(parts, ps...) // as much as came
+		}
+	}
 	delay(&offerDelay)
 	if d.fsys.src.Rebuilds() != rebuilds || !d.fence.startOffer(gen) {
 		return
 	}
 	defer d.fence.endOffer()
 	delay(&offerDelay)
+	d.storePages(start, parts, n.Size)
+}
+
+func partsLen(parts [][]byte) (n int64) {
 	for _, p := range parts {
-		if d.WriteCache(start, p) != 0 {
-			return
-		}
-		start += int64(len(p))
+		n += int64(len(p))
 	}
+	return n
+}
+
+// storePages stores the bytes parts hold from off on in the kernel's page cache, in
+// whole pages: the kernel keeps a stored page only when the store fills it from its start
+// (to its end, or to the end of the file, size). Parts (a chunk's segments) start and end
+// anywhere in a page; a page across two of them is put together in a buffer of its own,
+// the rest go as they are, and the bytes of a page whose start is not there are left out.
+func (d *node) storePages(off int64, parts [][]byte, size int64) {
+	page := int64(os.Getpagesize())
+	var pend []byte // a page begun at pendOff, to be filled from the next parts
+	var pendOff int64
+	for _, p := range parts {
+		for len(p) > 0 {
+			var k int64
+			switch {
+			case pend != nil:
+				k = min(page-int64(len(pend)), int64(len(p)))
+				pend = append(pend, p[:k]...)
+				if int64(len(pend)) == page {
+					if d.WriteCache(pendOff, pend) != 0 {
+						return
+					}
+					pend = nil
+				}
+			case off%page != 0: // the rest of a page whose start is not here
+				k = min(page-off%page, int64(len(p)))
+			case int64(len(p)) >= page:
+				k = int64(len(p)) / page * page
+				if d.WriteCache(off, p[:k]) != 0 {
+					return
+				}
+			default:
+				k = int64(len(p))
+				pend, pendOff = append(make([]byte, 0, page), p...), off
+			}
+			p, off = p[k:], off+k
+		}
+	}
+	if pend != nil && pendOff+int64(len(pend)) == size {
+		d.WriteCache(pendOff, pend)
+	}
+}
+
+// chunkBounds is where the chunk holding byte off of file n begins and ends.
+func chunkBounds(n index.Node, off int64) (start, end int64) {
+	for _, c := range n.Chunks {
+		end = start + int64(c.Len)
+		if off < end {
+			return start, end
+		}
+		start = end
+	}
+	return start, end
 }
 
 // sliceResult answers a read with slices of the vault's read cache, which go-fuse hands

@@ -63,6 +63,13 @@ func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size in
 	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
 }
 
+// ReadAside is ReadSlices of bytes no reader asked for yet, which a caller hands on: it
+// does not count as a read, so a read-ahead neither starts from it nor loses track.
+func (v *Vault) ReadAside(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error) {
+	r := v.readSlices(ctx, n, off, size, false, false)
+	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
+}
+
 // ReadAround is ReadSlices widened to the whole segments that hold [off, off+size): start
 // is where the bytes begin in the file. A small read opens those segments anyway; the
 // caller can offer the rest to whoever caches pages (the kernel, for a mount). Reads of
