@@ -102,7 +102,7 @@ type node struct {
 	fence fence
 	// io keeps the file's open handles to kinds of I/O the kernel can mix.
 	io ioModes
-	// smallReads counts the file's reads that offered what they read around.
+	// smallReads counts the file's small reads that reached the mount.
 	smallReads atomic.Uint32
 }
 

@@ -243,7 +243,12 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		k, err := f.ReadAt(dest, off)
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
-	if len(dest) >= readAroundBelow || !d.fsys.takeOffer() {
+	small := len(dest) < readAroundBelow
+	var wide bool
+	if small {
+		wide = d.smallReads.Add(1) > wideAfter
+	}
+	if !small || !d.fsys.takeOffer() {
 		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
 		res := &sliceResult{parts: parts, release: release}
 		for _, p := range parts {
@@ -269,7 +274,6 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		wide := d.smallReads.Add(1) > wideAfter
 		res.offer = func() { d.offerPages(n, start, around, rebuilds, gen, wide) }
 	} else {
 		<-d.fsys.offers
