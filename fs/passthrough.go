@@ -87,7 +87,9 @@ func (r rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 	}
 }
 
-// afterReleases holds what Releases leave for after go-fuse's part, by request.
+// afterReleases holds what Releases leave for after go-fuse's part, by request: go-fuse
+// gives each request running a cancel channel of its own, and the node's Release sees it
+// in its context.
 type afterReleases struct {
 	mu    sync.Mutex
 	after map[<-chan struct{}]func()
