@@ -43,6 +43,9 @@ type Source interface {
 	// not modify, valid until it calls release; fewer with an error saying why (io.EOF at
 	// the end).
 	ReadSlices(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
+	// ChunkOf says which chunk of file n holds byte off, and where it begins and ends; i
+	// is len(n.Chunks) past the end.
+	ChunkOf(n index.Node, off int64) (i int, start, end int64)
 	// ReadAside is ReadSlices of bytes no reader asked for yet: no read-ahead starts
 	// from it.
 	ReadAside(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error)
@@ -102,8 +105,8 @@ type node struct {
 	fence fence
 	// io keeps the file's open handles to kinds of I/O the kernel can mix.
 	io ioModes
-	// smallReads counts the file's small reads that reached the mount.
-	smallReads atomic.Uint32
+	// missed is where small reads of the file reached the mount.
+	missed chunkMisses
 }
 
 // NewRoot returns the root node of a filesystem over src, for fs.Mount or for tests that

@@ -58,6 +58,9 @@ func (s VaultSource) ReadAround(ctx context.Context, n index.Node, off int64, si
 	return s.V.ReadAround(ctx, n, off, size)
 }
 
+// ChunkOf finds a committed file's chunk through the vault.
+func (s VaultSource) ChunkOf(n index.Node, off int64) (int, int64, int64) { return s.V.ChunkOf(n, off) }
+
 // ReadAside reads a committed file through the vault, starting no read-ahead.
 func (s VaultSource) ReadAside(ctx context.Context, n index.Node, off int64, size int) ([][]byte, func(), error) {
 	return s.V.ReadAside(ctx, n, off, size)

@@ -29,6 +29,8 @@ func (s failingSource) ReadSlices(context.Context, index.Node, int64, int) ([][]
 	return nil, func() {}, s.err
 }
 
+func (failingSource) ChunkOf(index.Node, int64) (int, int64, int64) { return 0, 0, 0 }
+
 func (s failingSource) ReadAside(context.Context, index.Node, int64, int) ([][]byte, func(), error) {
 	return nil, func() {}, s.err
 }

@@ -77,8 +77,9 @@ func TestSmallReadsOfferNeighbours(t *testing.T) {
 	}
 }
 
-// TestRandomReadsOfferWholeChunks: once a file has had a few small reads, a small read
-// leaves the whole chunk it falls in in the kernel's page cache, with the file's bytes.
+// TestRandomReadsOfferWholeChunks: a small read leaves its segment in the kernel's page
+// cache; a second one in the same chunk, of a page not handed over, leaves the whole chunk,
+// with the file's bytes.
 func TestRandomReadsOfferWholeChunks(t *testing.T) {
 	v, _ := testVault(t)
 	want := putFile(t, v, 6<<20, 12)
@@ -100,39 +101,37 @@ func TestRandomReadsOfferWholeChunks(t *testing.T) {
 	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM)
 	page := os.Getpagesize()
 	buf := make([]byte, page)
-	// Small reads past the second chunk, three segments apart, so that none is of a page
-	// an earlier one handed over.
-	third := int64(n.Chunks[0].Len) + int64(n.Chunks[1].Len)
-	for i := range wideAfter + 1 {
-		off := third + int64(3*i)*chunkstore.SegmentSize + chunkstore.SegmentSize/2
-		if _, err := f.ReadAt(buf, off); err != nil {
-			t.Fatal(err)
-		}
-		// Its hand-over, if it makes one, is done before the next read: a page beside
-		// the one read, which only the hand-over brings in, is cached.
-		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if pageCache(t, f, len(want))[int(off)/page-2] {
-				break
+	start, end := int64(n.Chunks[0].Len), int64(n.Chunks[0].Len)+int64(n.Chunks[1].Len)
+	first, last := (int(start)+page-1)/page, int(end)/page // pages wholly in the second chunk
+	handed := func() int { return cachedPages(pageCache(t, f, len(want))[first:last]) }
+	wait := func(what string, pages int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); handed() < pages; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of the %d pages of the chunk are cached, want %d", what, handed(), last-first, pages)
 			}
 		}
 	}
-	// A small read of the second chunk hands all of it over (read again if its offer did
-	// not run, when four were running already).
-	start, end := int64(n.Chunks[0].Len), int64(n.Chunks[0].Len)+int64(n.Chunks[1].Len)
-	first, last := (int(start)+page-1)/page, int(end)/page // pages wholly in the chunk
-	handed := func() int { return cachedPages(pageCache(t, f, len(want))[first:last]) }
+	// Reads of chunk pages not cached yet; one whose offer did not run (when four were
+	// running already) is read again.
 	for try := 0; handed() < last-first; try++ {
-		if try == 3 {
-			t.Fatalf("%d of the %d pages of the chunk read in are cached", handed(), last-first)
+		if try == 4 {
+			t.Fatalf("%d of the %d pages of the chunk are cached", handed(), last-first)
 		}
-		in := pageCache(t, f, len(want))[first:last]
-		p := first + slices.Index(in, false)
+		p := first + slices.Index(pageCache(t, f, len(want))[first:last], false)
 		if _, err := f.ReadAt(buf, int64(p)*int64(page)); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(3 * time.Second); handed() < last-first && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
+		if try == 0 {
+			// The first hands over its segment, no more.
+			wait("after one read", 2)
+			time.Sleep(50 * time.Millisecond)
+			if got := handed(); got > chunkstore.SegmentSize/page {
+				t.Fatalf("one read in a chunk left %d of its pages cached; want its segment's", got)
+			}
+			continue
 		}
+		wait("after two reads", last-first)
 	}
 	got := make([]byte, end-start)
 	if _, err := f.ReadAt(got, start); err != nil || !bytes.Equal(got, want[start:end]) {

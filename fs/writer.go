@@ -245,8 +245,13 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 	}
 	small := len(dest) < readAroundBelow
 	var wide bool
+	var cs, ce int64
 	if small {
-		wide = d.smallReads.Add(1) > wideAfter
+		// A small read that reaches the mount in a chunk where one did before hands over
+		// all of it: the file is read at random where its hand-overs have not reached.
+		var i int
+		i, cs, ce = d.fsys.src.ChunkOf(n, off)
+		wide = d.missed.again(i, len(n.Chunks)) && ce-cs <= maxWide
 	}
 	if !small || !d.fsys.takeOffer() {
 		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
@@ -274,7 +279,10 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		res.offer = func() { d.offerPages(n, start, around, rebuilds, gen, wide) }
+		if !wide {
+			cs, ce = start, start
+		}
+		res.offer = func() { d.offerPages(n, start, around, cs, ce, rebuilds, gen) }
 	} else {
 		<-d.fsys.offers
 	}
@@ -306,14 +314,36 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 const (
 	readAroundBelow = 64 << 10
 	maxOffers       = 4
-	// wideAfter is how many small reads of a file go by before its offers widen to the
-	// whole chunk a read is in: a file read at random (a disk image, a database) is then
-	// handed over a chunk, about 1 MiB, at a time instead of 64 KiB, and a random read
-	// seldom needs a round trip; one read in a few places (a thumbnailer's) fetches no
-	// more than its segments.
-	wideAfter = 8
-	maxWide   = chunkstore.MaxChunkSize // v3.1 chunks can be larger: not widened
+	// maxWide bounds a chunk handed over whole: v3.1 chunks can be larger.
+	maxWide = chunkstore.MaxChunkSize
 )
+
+// chunkMisses remembers which chunks of a file small reads reached the mount in. A
+// chunk's first such read hands over its segments; the second hands over the whole
+// chunk (about 1 MiB) instead: a file read at random all over (a disk image, a database)
+// is then soon served from the page cache, while a file read in a few places (a
+// thumbnailer's) fetches no more than the segments it reads.
+type chunkMisses struct {
+	mu   sync.Mutex
+	bits []uint64
+}
+
+// again records a small read in chunk i of a file of chunks chunks, and says whether one
+// came there before.
+func (m *chunkMisses) again(i, chunks int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := (chunks + 63) / 64; len(m.bits) != w {
+		m.bits = make([]uint64, w) // first read, or the file was rewritten
+	}
+	if i >= chunks {
+		return false
+	}
+	bit := uint64(1) << (i % 64)
+	seen := m.bits[i/64]&bit != 0
+	m.bits[i/64] |= bit
+	return seen
+}
 
 // fence orders a file's offers and the changes to its bytes.
 type fence struct {
@@ -392,11 +422,11 @@ func (f *filesys) takeOffer() bool {
 // offerPages stores bytes read around a small read in the kernel's page cache, once the
 // reply has gone (the pages it asked for are unlocked by then), unless the file may have
 // changed since they were read: its fence moved on from gen, or the index was rebuilt (a
-// file may have new bytes under the same inode). wide offers the rest of the chunk they
-// are in too, read first, outside the fence. It gives back the offer its read took.
-func (d *node) offerPages(n index.Node, start int64, parts [][]byte, rebuilds, gen uint64, wide bool) {
+// file may have new bytes under the same inode). The bytes of [cs, ce) around them go
+// too, read first, outside the fence. It gives back the offer its read took.
+func (d *node) offerPages(n index.Node, start int64, parts [][]byte, cs, ce int64, rebuilds, gen uint64) {
 	defer func() { <-d.fsys.offers }()
-	if cs, ce := chunkBounds(n, start); wide && ce-cs <= maxWide {
+	if cs < ce {
 		end := start + partsLen(parts)
 		if cs < start {
 			ps, release, _ := d.fsys.src.ReadAside(context.Background(), n, cs, int(start-cs))
@@ -468,17 +498,6 @@ func (d *node) storePages(off int64, parts [][]byte, size int64) {
 	}
 }
 
-// chunkBounds is where the chunk holding byte off of file n begins and ends.
-func chunkBounds(n index.Node, off int64) (start, end int64) {
-	for _, c := range n.Chunks {
-		end = start + int64(c.Len)
-		if off < end {
-			return start, end
-		}
-		start = end
-	}
-	return start, end
-}
 
 // sliceResult answers a read with slices of the vault's read cache, which go-fuse hands
 // to the kernel in one writev (it looks for the Slices method) and then lets go with Done.

@@ -63,6 +63,17 @@ func (v *Vault) ReadSlices(ctx context.Context, n index.Node, off int64, size in
 	return r.parts, func() { v.reads.unpinAll(r.pins) }, r.err
 }
 
+// ChunkOf says which chunk of file n holds byte off, and where it begins and ends; i is
+// len(n.Chunks) past the end.
+func (v *Vault) ChunkOf(n index.Node, off int64) (i int, start, end int64) {
+	offs := v.readCache().offsets(n)
+	if last := offs[len(offs)-1]; off < 0 || off >= last {
+		return len(n.Chunks), last, last
+	}
+	i = chunkHolding(offs, off)
+	return i, offs[i], offs[i+1]
+}
+
 // ReadAside is ReadSlices of bytes no reader asked for yet, which a caller hands on: it
 // does not count as a read, so a read-ahead neither starts from it nor loses track.
 func (v *Vault) ReadAside(ctx context.Context, n index.Node, off int64, size int) (parts [][]byte, release func(), err error) {
