@@ -498,7 +498,6 @@ func (d *node) storePages(off int64, parts [][]byte, size int64) {
 	}
 }
 
-
 // sliceResult answers a read with slices of the vault's read cache, which go-fuse hands
 // to the kernel in one writev (it looks for the Slices method) and then lets go with Done.
 type sliceResult struct {
