@@ -188,7 +188,18 @@ func TestWritebackResumesAfterRestart(t *testing.T) {
 }
 
 func TestWritebackRetriesFailedUploads(t *testing.T) {
-	tv, w, a := startArchiveWB(t)
+	tv := newTestVault(t)
+	// Nothing is uploaded before Sync asks (a first attempt that failed and was retried
+	// before it would be none of its business).
+	w, err := tv.StartWriteback(WritebackOptions{Idle: 20 * time.Millisecond, Delay: time.Hour, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Type: chunkstore.TypePack})
 	writeFile(t, w, a.ID, "/f", []byte("content"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
