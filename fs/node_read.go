@@ -56,7 +56,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, n.Path)
 		}
 		d.io.passed++
-		return &passHandle{&handle{sf: sf, n: n, kind: ioPassed, joined: true}}, 0, 0
+		return &passHandle{&handle{sf: sf, n: n, joined: true}}, 0, 0
 	}
 	if d.fsys.wr != nil && n.State != index.StateCommitted {
 		f, err := d.fsys.wr.OpenSpool(n.Ino)

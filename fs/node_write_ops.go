@@ -122,7 +122,7 @@ func (d *node) writeHandle(sf *vault.SpoolFile, n index.Node, flags uint32) (fs.
 	if d.fsys.passthrough && d.io.cached == 0 {
 		d.io.passed++
 		sf.Bypass()
-		return &passHandle{&handle{sf: sf, n: n, kind: ioPassed}}, 0
+		return &passHandle{&handle{sf: sf, n: n}}, 0
 	}
 	d.io.cached++
 	return &handle{sf: sf, n: n}, writeOnly(flags)
@@ -260,13 +260,14 @@ func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	if !ok {
 		return 0
 	}
+	_, passed := f.(*passHandle)
 	p := d.path()
 	if h.sf == nil {
 		h.close()
 	}
 	// The handle is counted gone only once go-fuse is done with it (see passthrough.go).
 	done := func() syscall.Errno {
-		d.io.close(h.kind) // first: a passed-through one is joined only while the writer is open
+		d.io.close(passed) // first: a passed-through one is joined only while the writer is open
 		if h.sf == nil {
 			return 0
 		}

@@ -31,19 +31,11 @@ type ioModes struct {
 	passed int // handles passed through to the spool file
 }
 
-// ioKind is how a handle's I/O is done.
-type ioKind uint8
-
-const (
-	ioCached ioKind = iota // through the mount
-	ioPassed               // by the kernel, on the spool file
-)
-
-// close counts a handle of kind k gone.
-func (m *ioModes) close(k ioKind) {
+// close counts a handle gone, passed through or not.
+func (m *ioModes) close(passed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if k == ioPassed {
+	if passed {
 		m.passed--
 	} else {
 		m.cached--

@@ -153,8 +153,7 @@ func (d *node) entry(ctx context.Context, c index.Node, out *fuse.EntryOut) *fs.
 // handle is an open file: a spool file open for writing, or a file open for reading,
 // whose bytes are in its spool while it is queued and in the store once committed.
 type handle struct {
-	sf   *vault.SpoolFile
-	kind ioKind
+	sf *vault.SpoolFile
 	// joined: a reader passed through beside a writer, holding the file out of the
 	// queue as a writer does (sf is open only for reading).
 	joined bool
@@ -244,14 +243,14 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		return fuse.ReadResultData(dest[:k]), k, err
 	}
 	small := len(dest) < readAroundBelow
-	var wide bool
-	var cs, ce int64
+	var cs, ce int64 // the chunk to hand over whole, if any
 	if small {
 		// A small read that reaches the mount in a chunk where one did before hands over
 		// all of it: the file is read at random where its hand-overs have not reached.
-		var i int
-		i, cs, ce = d.fsys.src.ChunkOf(n, off)
-		wide = d.missed.again(i, len(n.Chunks)) && ce-cs <= maxWide
+		i, s, e := d.fsys.src.ChunkOf(n, off)
+		if d.missed.again(i, len(n.Chunks)) && e-s <= maxWide {
+			cs, ce = s, e
+		}
 	}
 	if !small || !d.fsys.takeOffer() {
 		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
@@ -279,9 +278,6 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 		}
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		if !wide {
-			cs, ce = start, start
-		}
 		res.offer = func() { d.offerPages(n, start, around, cs, ce, rebuilds, gen) }
 	} else {
 		<-d.fsys.offers
@@ -422,8 +418,8 @@ func (f *filesys) takeOffer() bool {
 // offerPages stores bytes read around a small read in the kernel's page cache, once the
 // reply has gone (the pages it asked for are unlocked by then), unless the file may have
 // changed since they were read: its fence moved on from gen, or the index was rebuilt (a
-// file may have new bytes under the same inode). The bytes of [cs, ce) around them go
-// too, read first, outside the fence. It gives back the offer its read took.
+// file may have new bytes under the same inode). The bytes of [cs, ce) around them (if
+// not empty) go too, read first, outside the fence. It gives back the offer its read took.
 func (d *node) offerPages(n index.Node, start int64, parts [][]byte, cs, ce int64, rebuilds, gen uint64) {
 	defer func() { <-d.fsys.offers }()
 	if cs < ce {
