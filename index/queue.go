@@ -58,6 +58,17 @@ func (d *DB) PutQueueItem(q QueueItem) error {
 	})
 }
 
+// PutQueuedNode creates or replaces a node and its file's queue item in one transaction,
+// so a node that is not committed is never found without its item.
+func (d *DB) PutQueuedNode(archive string, n Node, q QueueItem) error {
+	return d.update(func(txn *badger.Txn) error {
+		if err := txn.Set(queueFileKey(q.Ino), record(&q, encodeQueueItem)); err != nil {
+			return err
+		}
+		return txn.Set(nodeKey(archive, n.Path), record(&n, encodeNode))
+	})
+}
+
 // DeleteQueueItem removes a queue item; a missing one is no error.
 func (d *DB) DeleteQueueItem(ino uint64) error {
 	return d.update(func(txn *badger.Txn) error { return txn.Delete(queueFileKey(ino)) })

@@ -225,7 +225,7 @@ func (w *Writeback) Create(archive, p string, mode uint32) (index.Node, *SpoolFi
 	if _, err := w.v.idx.GetNode(archive, p); err == nil {
 		return index.Node{}, nil, fs.ErrExist
 	}
-	ino, err := w.v.idx.NextInodes(1)
+	ino, err := w.inos.alloc()
 	if err != nil {
 		return index.Node{}, nil, err
 	}
@@ -234,14 +234,9 @@ func (w *Writeback) Create(archive, p string, mode uint32) (index.Node, *SpoolFi
 	if err != nil {
 		return index.Node{}, nil, err
 	}
-	// The item before the node: a node that is not committed always has one.
-	if err := w.v.idx.PutQueueItem(it.QueueItem); err != nil {
-		f.Close()
-		return index.Node{}, nil, err
-	}
 	n := index.Node{Path: p, Type: index.TypeFile, Mode: mode & 0o7777, Mtime: w.clock.Now().UnixNano(), Ino: ino, State: index.StateQueued}
 	os.Chtimes(f.Name(), time.Unix(0, n.Mtime), time.Unix(0, n.Mtime))
-	if err := w.v.idx.PutNode(archive, n); err != nil {
+	if err := w.v.idx.PutQueuedNode(archive, n, it.QueueItem); err != nil {
 		f.Close()
 		return index.Node{}, nil, err
 	}
@@ -313,16 +308,13 @@ func (w *Writeback) copyUp(n index.Node, archive string, trunc bool) (index.Node
 	defer w.mu.Unlock()
 	close(it.copying)
 	it.copying = nil
-	if err == nil {
-		err = w.v.idx.PutQueueItem(it.QueueItem)
-	}
 	var f *os.File
 	if err == nil {
 		f, err = os.OpenFile(w.spoolPath(n.Ino), os.O_RDWR, 0)
 	}
 	if err == nil {
 		n.State = index.StateQueued
-		if err = w.v.idx.PutNode(archive, n); err != nil {
+		if err = w.v.idx.PutQueuedNode(archive, n, it.QueueItem); err != nil {
 			f.Close()
 		}
 	}

@@ -44,7 +44,7 @@ func (w *Writeback) newNode(archive string, n index.Node) (index.Node, error) {
 	if _, err := w.v.idx.GetNode(archive, n.Path); err == nil {
 		return n, fs.ErrExist
 	}
-	ino, err := w.v.idx.NextInodes(1)
+	ino, err := w.inos.alloc()
 	if err != nil {
 		return n, err
 	}

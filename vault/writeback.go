@@ -120,6 +120,7 @@ type Writeback struct {
 	items   map[uint64]*wbItem
 	readers map[uint64]int // open SpoolReaders and running uploads, by inode
 	free    []string       // emptied spool files kept for new files (see _dropSpool)
+	inos    inodeAllocator // inode numbers for new files, directories and symlinks
 	heap    itemHeap
 	dirty   map[string]*archState
 	changed chan struct{} // closed and replaced whenever the queue changes
@@ -152,7 +153,7 @@ func (v *Vault) StartWriteback(opts WritebackOptions) (*Writeback, error) {
 	opts.fill()
 	w := &Writeback{v: v, opts: opts, clock: opts.Clock, spool: v.paths.SpoolDir(),
 		items: map[uint64]*wbItem{}, readers: map[uint64]int{}, dirty: map[string]*archState{},
-		changed: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+		inos: inodeAllocator{db: v.idx}, changed: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	w.stats.Started = w.clock.Now()
 	if err := os.MkdirAll(w.spool, 0o700); err != nil {
 		return nil, err
