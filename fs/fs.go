@@ -56,7 +56,10 @@ type Source interface {
 
 // Timeouts for the kernel's caches. The archive list changes when archives are made or
 // removed, so the root's entries are cached briefly; committed trees do not change under a
-// read-only mount.
+// read-only mount. A name found missing is cached as missing as briefly as the root's
+// (`cp` looks a name up three times before it creates the file): inside an archive names
+// appear only through the kernel, which replaces what it cached, but the bot makes
+// archives and a rebuilt index can bring back names.
 const (
 	rootTimeout    = time.Second
 	archiveTimeout = time.Minute

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -88,9 +87,9 @@ func MountSource(mountpoint string, src Source, opts MountOptions) (*fuse.Server
 	// Only root may give the kernel a file to pass through to.
 	fsys.passthrough = os.Geteuid() == 0 && !opts.NoPassthrough
 	root := &rootNode{fsys: fsys}
-	// Entry and attribute timeouts are set per reply; these are the fallbacks.
-	entry, attr := rootTimeout, rootTimeout
-	neg := time.Duration(0)
+	// Entry and attribute timeouts are set per reply; these are the fallbacks. A name
+	// found missing stays missing for as long as the root's names are kept.
+	entry, attr, neg := rootTimeout, rootTimeout, rootTimeout
 	fo := &fs.Options{
 		EntryTimeout:    &entry,
 		AttrTimeout:     &attr,

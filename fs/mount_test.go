@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -268,5 +269,45 @@ func TestListingWithAttributesIsOneScan(t *testing.T) {
 	}
 	if n := cs.nodes.Load() - before; n > 10 {
 		t.Errorf("listing 500 files with their attributes looked %d of them up one by one", n)
+	}
+}
+
+// A name found missing is cached as missing for a moment, so the kernel does not ask again
+// at once (cp looks a name up three times before it creates it), while an archive made
+// outside the kernel's view still shows within about a second.
+func TestMissingNamesAreCachedBriefly(t *testing.T) {
+	v, _ := testVault(t)
+	putTree(t, v, "photos")
+	cs := &countingSource{Source: VaultSource{v}}
+	mnt := mount(t, cs)
+	missing := filepath.Join(mnt, "photos", "missing")
+	if _, err := os.Stat(filepath.Dir(missing)); err != nil {
+		t.Fatal(err)
+	}
+	before := cs.nodes.Load()
+	for range 3 {
+		if _, err := os.Stat(missing); !os.IsNotExist(err) {
+			t.Fatalf("stat of a missing name: %v", err)
+		}
+	}
+	if n := cs.nodes.Load() - before; n != 1 {
+		t.Errorf("three stats of a missing name made %d lookups, want 1", n)
+	}
+
+	later := filepath.Join(mnt, "later")
+	if _, err := os.Stat(later); !os.IsNotExist(err) {
+		t.Fatalf("stat of an archive not made yet: %v", err)
+	}
+	putTree(t, v, "later")
+	deadline := time.Now().Add(5 * rootTimeout)
+	for {
+		_, err := os.Stat(later)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an archive made after its name was found missing does not show: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
