@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -62,7 +63,7 @@ func (p *passHandle) PassthroughFd() (int, bool) { return p.sf.Fd(), true }
 // open passed-through handles (the kernel would then refuse the next one with EIO),
 // nor hands an open the spool file of a file that has moved on to another.
 
-// rawFS is go-fuse's request handler with a step after Release.
+// rawFS is go-fuse's request handler with a step after Release, and without flushes.
 type rawFS struct {
 	fuse.RawFileSystem
 	fsys *filesys
@@ -77,6 +78,18 @@ func (r rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 	if fn != nil {
 		fn()
 	}
+}
+
+// flushRequests counts the FLUSH requests of every mount in the process, for tests.
+var flushRequests atomic.Int64
+
+// Flush answers that flushes are not implemented, which the kernel remembers for the
+// mount: a close that is not a file's last does nothing in discofs, and the last one is
+// Release, which the closing process does not wait for. Each close then saves a round
+// trip.
+func (r rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	flushRequests.Add(1)
+	return fuse.ENOSYS
 }
 
 // afterReleases holds what Releases leave for after go-fuse's part, by request: go-fuse

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -450,5 +451,33 @@ func TestInterruptedFsyncIsEINTR(t *testing.T) {
 		case <-tick.C:
 			unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
 		}
+	}
+}
+
+// TestClosesDoNotFlush: the kernel is told at the first close that flushes are not
+// implemented and sends no more, while files written and closed still commit whole.
+func TestClosesDoNotFlush(t *testing.T) {
+	v, _ := testVault(t)
+	p, wb := mountNewArchive(t, v)
+	before := flushRequests.Load()
+	var want [][]byte
+	for i := range 5 {
+		want = append(want, randomBytes(10_000+i, int64(i)))
+		if err := os.WriteFile(fmt.Sprint(p, i), want[i], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := wb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got := readAll(t, fmt.Sprint(p, i)); !bytes.Equal(got, want[i]) {
+			t.Fatalf("file %d reads back %d bytes, not the %d written", i, len(got), len(want[i]))
+		}
+	}
+	if n := flushRequests.Load() - before; n > 1 {
+		t.Errorf("10 closes sent %d flushes to discofs; want at most the first", n)
 	}
 }
