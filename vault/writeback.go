@@ -303,12 +303,33 @@ func (w *Writeback) Sync(ctx context.Context) error {
 				return fmt.Errorf("commit of %s failed: %s", FormatID(a), st.lastErr)
 			}
 		}
+		w._commitUploaded()
 		ch := w.changed
 		w.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return fmt.Errorf("%w with %d files still queued", ctx.Err(), w.Status().Files)
+		}
+	}
+}
+
+// _commitUploaded makes every archive whose queued files are all uploaded due for its
+// commit now, for Sync: each upload that ends sets the archive's idle time again, which a
+// waiting Sync would otherwise sit out. An archive whose last commit failed keeps its
+// backoff. w.mu is held.
+func (w *Writeback) _commitUploaded() {
+	waiting := map[string]bool{}
+	for _, it := range w.items {
+		if !it.uploaded {
+			waiting[it.Archive] = true
+		}
+	}
+	now := w.clock.Now()
+	for a, st := range w.dirty {
+		if st.attempts == 0 && st.due.After(now) && !waiting[a] {
+			st.due = now
+			w.kick()
 		}
 	}
 }

@@ -327,3 +327,22 @@ func TestFsyncSurvivesAnotherOpen(t *testing.T) {
 	fb.Release("/f")
 	fa.Release("/f")
 }
+
+// TestSyncDoesNotWaitOutTheIdleTime: the upload Sync starts ends by setting the archive's
+// idle time again; Sync commits at once all the same, here with an idle time of an hour.
+func TestSyncDoesNotWaitOutTheIdleTime(t *testing.T) {
+	tv := newTestVault(t)
+	w, err := tv.StartWriteback(WritebackOptions{Idle: time.Hour, Delay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	a, err := w.MakeArchive(context.Background(), "x", 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte("committed by sync")
+	writeFile(t, w, a.ID, "/f", want)
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/f", want)
+}
