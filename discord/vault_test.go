@@ -138,6 +138,43 @@ func TestVerifyReportsDeletedMessage(t *testing.T) {
 	}
 }
 
+// TestVerifyListsManyPacks: a verify of more than 100 packs lists the threads' messages
+// instead of fetching one per pack, and still finds only the pack whose message is gone.
+func TestVerifyListsManyPacks(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{CoalesceWindow: -1})
+	v := e.openVault(t)
+	sizes := make([]int, 120) // each file a chunk, each chunk a pack of its own
+	for i := range sizes {
+		sizes[i] = 100<<10 + i
+	}
+	if _, err := v.Put(t.Context(), []string{tree(t, sizes...)}, vault.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var victim chunkstore.Object
+	if err := e.store.List(t.Context(), chunkstore.TypePack, func(o chunkstore.Object) error { victim = o; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := parseRef(victim.Ref)
+	if err := e.sess.ChannelMessageDelete(r.channel, r.message); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := v.Verify(t.Context(), "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Packs <= 100 {
+		t.Fatalf("the archive has %d packs; the test needs more than 100", rep.Packs)
+	}
+	if len(rep.Damaged) == 0 || len(rep.Damaged) > 2 {
+		t.Fatalf("verify after one pack message was deleted found %d damaged files: %+v", len(rep.Damaged), rep.Damaged)
+	}
+	for _, d := range rep.Damaged {
+		if !chunkstore.IsNotFound(d.Err) {
+			t.Errorf("%s: %v is not a not-found error", d.Path, d.Err)
+		}
+	}
+}
+
 func TestHandEditedCard(t *testing.T) {
 	e := newEnv(t, emulator.FastConfig(), Options{})
 	v := e.openVault(t)

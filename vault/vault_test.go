@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -164,30 +165,44 @@ func TestCorruptFrameIsReportedNeverServed(t *testing.T) {
 	}
 }
 
+// TestMissingPackIsReported, with the packs asked for one by one and with the store's
+// packs listed (as a verify of more than listPacksAbove packs does).
 func TestMissingPackIsReported(t *testing.T) {
-	tv := newTestVault(t)
-	ctx := context.Background()
-	src := filepath.Join(t.TempDir(), "tree")
-	makeTree(t, src, 5)
-	a, _ := tv.Put(ctx, []string{src}, PutOptions{})
-	n, _ := tv.idx.GetNode(a.ID, "/big.bin")
-	loc, _ := tv.idx.GetChunk(n.Chunks[0].ID)
-	if err := tv.mem.Delete(ctx, loc.Pack); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := tv.Verify(ctx, a.ID, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, d := range rep.Damaged {
-		found = found || d.Path == "/big.bin"
-		if !chunkstore.IsNotFound(d.Err) {
-			t.Errorf("%s: %v is not a not-found error", d.Path, d.Err)
-		}
-	}
-	if !found {
-		t.Fatalf("verify missed the missing pack: %v", rep.Damaged)
+	for _, above := range []int{listPacksAbove, 0} {
+		t.Run(fmt.Sprintf("listing above %d", above), func(t *testing.T) {
+			defer func(old int) { listPacksAbove = old }(listPacksAbove)
+			listPacksAbove = above
+			tv := newTestVault(t)
+			ctx := context.Background()
+			src := filepath.Join(t.TempDir(), "tree")
+			makeTree(t, src, 5)
+			a, _ := tv.Put(ctx, []string{src}, PutOptions{})
+			n, _ := tv.idx.GetNode(a.ID, "/big.bin")
+			loc, _ := tv.idx.GetChunk(n.Chunks[0].ID)
+			if err := tv.mem.Delete(ctx, loc.Pack); err != nil {
+				t.Fatal(err)
+			}
+			// Faults that change nothing, to see which of the two ways was taken.
+			tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpStat, Ref: loc.Pack, Action: chunkstore.FaultDelay},
+				chunkstore.Fault{Op: chunkstore.OpList, Type: chunkstore.TypePack, Action: chunkstore.FaultDelay})
+			rep, err := tv.Verify(ctx, a.ID, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if unused := tv.fault.Unexercised(); len(unused) != 1 || (unused[0].Op == chunkstore.OpList) != (above > 0) {
+				t.Errorf("with listing above %d packs, the calls not made were %v", above, unused)
+			}
+			found := false
+			for _, d := range rep.Damaged {
+				found = found || d.Path == "/big.bin"
+				if !chunkstore.IsNotFound(d.Err) {
+					t.Errorf("%s: %v is not a not-found error", d.Path, d.Err)
+				}
+			}
+			if !found {
+				t.Fatalf("verify missed the missing pack: %v", rep.Damaged)
+			}
+		})
 	}
 }
 
