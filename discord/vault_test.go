@@ -114,13 +114,9 @@ func TestVaultRoundTripUnderFaults(t *testing.T) {
 	}
 }
 
-func TestVerifyReportsDeletedMessage(t *testing.T) {
-	e := newEnv(t, emulator.FastConfig(), Options{MaxObjectSize: 9 << 19})
-	v := e.openVault(t)
-	a, err := v.Put(t.Context(), []string{tree(t, 1<<20)}, vault.PutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+// verifyWithoutAPack deletes the message of one of the store's packs, then verifies v.
+func verifyWithoutAPack(t *testing.T, e *testEnv, v *vault.Vault) *vault.VerifyReport {
+	t.Helper()
 	var victim chunkstore.Object
 	if err := e.store.List(t.Context(), chunkstore.TypePack, func(o chunkstore.Object) error { victim = o; return nil }); err != nil {
 		t.Fatal(err)
@@ -133,6 +129,17 @@ func TestVerifyReportsDeletedMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+func TestVerifyReportsDeletedMessage(t *testing.T) {
+	e := newEnv(t, emulator.FastConfig(), Options{MaxObjectSize: 9 << 19})
+	v := e.openVault(t)
+	a, err := v.Put(t.Context(), []string{tree(t, 1<<20)}, vault.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := verifyWithoutAPack(t, e, v)
 	if len(rep.Damaged) == 0 || rep.Damaged[0].Archive != a.ID || !chunkstore.IsNotFound(rep.Damaged[0].Err) {
 		t.Fatalf("verify after a pack message was deleted: %+v", rep.Damaged)
 	}
@@ -150,18 +157,7 @@ func TestVerifyListsManyPacks(t *testing.T) {
 	if _, err := v.Put(t.Context(), []string{tree(t, sizes...)}, vault.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var victim chunkstore.Object
-	if err := e.store.List(t.Context(), chunkstore.TypePack, func(o chunkstore.Object) error { victim = o; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	r, _ := parseRef(victim.Ref)
-	if err := e.sess.ChannelMessageDelete(r.channel, r.message); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := v.Verify(t.Context(), "", false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := verifyWithoutAPack(t, e, v)
 	if rep.Packs <= 100 {
 		t.Fatalf("the archive has %d packs; the test needs more than 100", rep.Packs)
 	}

@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -12,15 +11,8 @@ import (
 // only RetryFailed can make it go through.
 func TestWritebackRetryFailedNow(t *testing.T) {
 	tv := newTestVault(t)
-	w, err := tv.StartWriteback(WritebackOptions{Idle: 10 * time.Millisecond, Delay: time.Millisecond, MinBackoff: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	a, err := w.MakeArchive(context.Background(), "x", 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWBWith(t, tv, WritebackOptions{Idle: 10 * time.Millisecond, Delay: time.Millisecond, MinBackoff: time.Hour})
+	a := makeArchive(t, w)
 	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Type: chunkstore.TypePack})
 	writeFile(t, w, a.ID, "/f", []byte("content"))
 	waitStatus(t, w, "the upload to fail", func(s WritebackStatus) bool { return s.Failed == 1 })

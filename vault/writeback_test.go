@@ -15,7 +15,13 @@ import (
 
 func startWB(t *testing.T, tv *testVault) *Writeback {
 	t.Helper()
-	w, err := tv.StartWriteback(WritebackOptions{Idle: 20 * time.Millisecond, Delay: time.Millisecond, MinBackoff: 10 * time.Millisecond})
+	return startWBWith(t, tv, WritebackOptions{Idle: 20 * time.Millisecond, Delay: time.Millisecond, MinBackoff: 10 * time.Millisecond})
+}
+
+// startWBWith starts a writeback queue on tv with opts; it closes when the test ends.
+func startWBWith(t *testing.T, tv *testVault, opts WritebackOptions) *Writeback {
+	t.Helper()
+	w, err := tv.StartWriteback(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +34,17 @@ func startArchiveWB(t *testing.T) (*testVault, *Writeback, index.Archive) {
 	t.Helper()
 	tv := newTestVault(t)
 	w := startWB(t, tv)
+	return tv, w, makeArchive(t, w)
+}
+
+// makeArchive makes an empty archive "x" through w.
+func makeArchive(t *testing.T, w *Writeback) index.Archive {
+	t.Helper()
 	a, err := w.MakeArchive(context.Background(), "x", 0o755)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tv, w, a
+	return a
 }
 
 func writeFile(t *testing.T, w *Writeback, archive, p string, data []byte) {
@@ -191,15 +203,8 @@ func TestWritebackRetriesFailedUploads(t *testing.T) {
 	tv := newTestVault(t)
 	// Nothing is uploaded before Sync asks (a first attempt that failed and was retried
 	// before it would be none of its business).
-	w, err := tv.StartWriteback(WritebackOptions{Idle: 20 * time.Millisecond, Delay: time.Hour, MinBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	a, err := w.MakeArchive(context.Background(), "x", 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWBWith(t, tv, WritebackOptions{Idle: 20 * time.Millisecond, Delay: time.Hour, MinBackoff: 10 * time.Millisecond})
+	a := makeArchive(t, w)
 	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpPut, Type: chunkstore.TypePack})
 	writeFile(t, w, a.ID, "/f", []byte("content"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -332,15 +337,8 @@ func TestFsyncSurvivesAnotherOpen(t *testing.T) {
 // idle time again; Sync commits at once all the same, here with an idle time of an hour.
 func TestSyncDoesNotWaitOutTheIdleTime(t *testing.T) {
 	tv := newTestVault(t)
-	w, err := tv.StartWriteback(WritebackOptions{Idle: time.Hour, Delay: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	a, err := w.MakeArchive(context.Background(), "x", 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWBWith(t, tv, WritebackOptions{Idle: time.Hour, Delay: time.Hour})
+	a := makeArchive(t, w)
 	want := []byte("committed by sync")
 	writeFile(t, w, a.ID, "/f", want)
 	syncWB(t, w)
