@@ -165,13 +165,13 @@ func TestCorruptFrameIsReportedNeverServed(t *testing.T) {
 	}
 }
 
-// TestMissingPackIsReported, with the packs asked for one by one and with the store's
-// packs listed (as a verify of more than listPacksAbove packs does).
+// TestMissingPackIsReported, and a missing manifest, with the objects asked for one by one
+// and with the store's objects listed (as a verify of more than listAbove of them does).
 func TestMissingPackIsReported(t *testing.T) {
-	for _, above := range []int{listPacksAbove, 0} {
+	for _, above := range []int{listAbove, 0} {
 		t.Run(fmt.Sprintf("listing above %d", above), func(t *testing.T) {
-			defer func(old int) { listPacksAbove = old }(listPacksAbove)
-			listPacksAbove = above
+			defer func(old int) { listAbove = old }(listAbove)
+			listAbove = above
 			tv := newTestVault(t)
 			ctx := context.Background()
 			src := filepath.Join(t.TempDir(), "tree")
@@ -179,28 +179,39 @@ func TestMissingPackIsReported(t *testing.T) {
 			a, _ := tv.Put(ctx, []string{src}, PutOptions{})
 			n, _ := tv.idx.GetNode(a.ID, "/big.bin")
 			loc, _ := tv.idx.GetChunk(n.Chunks[0].ID)
-			if err := tv.mem.Delete(ctx, loc.Pack); err != nil {
-				t.Fatal(err)
+			manifest := a.Manifest[0].Ref
+			for _, ref := range []chunkstore.Ref{loc.Pack, manifest} {
+				if err := tv.mem.Delete(ctx, ref); err != nil {
+					t.Fatal(err)
+				}
 			}
 			// Faults that change nothing, to see which of the two ways was taken.
 			tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpStat, Ref: loc.Pack, Action: chunkstore.FaultDelay},
-				chunkstore.Fault{Op: chunkstore.OpList, Type: chunkstore.TypePack, Action: chunkstore.FaultDelay})
+				chunkstore.Fault{Op: chunkstore.OpStat, Ref: manifest, Action: chunkstore.FaultDelay},
+				chunkstore.Fault{Op: chunkstore.OpList, Type: chunkstore.TypePack, Action: chunkstore.FaultDelay},
+				chunkstore.Fault{Op: chunkstore.OpList, Type: chunkstore.TypeManifest, Action: chunkstore.FaultDelay})
 			rep, err := tv.Verify(ctx, a.ID, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if unused := tv.fault.Unexercised(); len(unused) != 1 || (unused[0].Op == chunkstore.OpList) != (above > 0) {
-				t.Errorf("with listing above %d packs, the calls not made were %v", above, unused)
+			unused := tv.fault.Unexercised()
+			for _, f := range unused {
+				if (f.Op == chunkstore.OpList) != (above > 0) {
+					t.Errorf("with listing above %d objects, a %s was not made", above, f)
+				}
 			}
-			found := false
+			if len(unused) != 2 {
+				t.Errorf("with listing above %d objects, the calls not made were %v", above, unused)
+			}
+			found := map[string]bool{}
 			for _, d := range rep.Damaged {
-				found = found || d.Path == "/big.bin"
+				found[d.Path] = true
 				if !chunkstore.IsNotFound(d.Err) {
 					t.Errorf("%s: %v is not a not-found error", d.Path, d.Err)
 				}
 			}
-			if !found {
-				t.Fatalf("verify missed the missing pack: %v", rep.Damaged)
+			if !found["/big.bin"] || !found["/"] {
+				t.Fatalf("verify missed the missing pack or manifest: %v", rep.Damaged)
 			}
 		})
 	}

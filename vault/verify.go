@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -37,6 +38,11 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 	}
 	rep := &VerifyReport{Archives: len(archives)}
 	users := map[chunkstore.ID][]Damaged{} // chunk → the files that use it
+	type manifestPart struct {
+		archive string
+		index.ManifestPart
+	}
+	var manifests []manifestPart
 	for _, a := range archives {
 		if a.Status == index.StatusDeleted {
 			continue
@@ -48,9 +54,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 			continue
 		}
 		for _, p := range a.Manifest {
-			if obj, err := v.store.Stat(ctx, p.Ref); err != nil || obj.Size != p.Size {
-				rep.Damaged = append(rep.Damaged, Damaged{Archive: a.ID, Path: "/", Err: fmt.Errorf("manifest %s: %v", p.Ref, sizeErr(err, obj.Size, p.Size))})
-			}
+			manifests = append(manifests, manifestPart{a.ID, p})
 		}
 		err := v.idx.Walk(a.ID, func(n index.Node) error {
 			for _, c := range n.Chunks {
@@ -60,6 +64,15 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		})
 		if err != nil {
 			return nil, err
+		}
+	}
+	listed, err := v.listSizes(ctx, chunkstore.TypeManifest, len(manifests))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range manifests {
+		if size, err := v.storedSize(ctx, listed, m.Ref); err != nil || size != m.Size {
+			rep.Damaged = append(rep.Damaged, Damaged{Archive: m.archive, Path: "/", Err: fmt.Errorf("manifest %s: %w", m.Ref, sizeErr(err, size, m.Size))})
 		}
 	}
 	bad := map[chunkstore.ID]error{}
@@ -74,7 +87,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		byPack[loc.Pack] = append(byPack[loc.Pack], id)
 		frameLen[id] = loc.Length
 	}
-	listed, err := v.listPacks(ctx, len(byPack))
+	listed, err = v.listSizes(ctx, chunkstore.TypePack, len(byPack))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +101,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		want, err := v.idx.GetPack(ref)
 		if err == nil {
 			var size int64
-			size, err = v.packSize(ctx, listed, ref)
+			size, err = v.storedSize(ctx, listed, ref)
 			if err == nil && size != want.Size {
 				err = sizeErr(nil, size, want.Size)
 			}
@@ -169,37 +182,38 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 	return rep, nil
 }
 
-// listPacksAbove is how many packs a verify checks one by one; above it, it lists the
-// store's packs instead. A Discord store answers a stat with a request per pack and a
-// list with one per 100 messages. A variable, for tests.
-var listPacksAbove = 100
+// listAbove is how many objects of a kind (packs, manifests) a verify checks one by one;
+// above it, it lists the store's objects of that kind instead. A Discord store answers a
+// stat with a request per object and a list with one per 100 messages. A variable, for
+// tests.
+var listAbove = 100
 
-// listPacks lists the sizes of the store's packs, by reference, when there are more than
-// listPacksAbove to check; nil when each is to be asked for on its own.
-func (v *Vault) listPacks(ctx context.Context, packs int) (map[chunkstore.Ref]int64, error) {
-	if packs <= listPacksAbove {
+// listSizes lists the sizes of the store's objects of type t, by reference, when there
+// are more than listAbove to check; nil when each is to be asked for on its own.
+func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n int) (map[chunkstore.Ref]int64, error) {
+	if n <= listAbove {
 		return nil, nil
 	}
 	sizes := map[chunkstore.Ref]int64{}
-	err := v.store.List(ctx, chunkstore.TypePack, func(o chunkstore.Object) error {
+	err := v.store.List(ctx, t, func(o chunkstore.Object) error {
 		sizes[o.Ref] = o.Size
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list packs: %w", err)
+		return nil, fmt.Errorf("list %ss: %w", t, err)
 	}
 	return sizes, nil
 }
 
-// packSize is the stored size of pack ref, as listed, or asked for when nothing was.
-func (v *Vault) packSize(ctx context.Context, listed map[chunkstore.Ref]int64, ref chunkstore.Ref) (int64, error) {
+// storedSize is the stored size of object ref, as listed, or asked for when nothing was.
+func (v *Vault) storedSize(ctx context.Context, listed map[chunkstore.Ref]int64, ref chunkstore.Ref) (int64, error) {
 	if listed == nil {
 		obj, err := v.store.Stat(ctx, ref)
 		return obj.Size, err
 	}
 	size, ok := listed[ref]
 	if !ok {
-		return 0, chunkstore.Classify(chunkstore.NotFound, fmt.Errorf("pack %s is not in the store", ref))
+		return 0, chunkstore.Classify(chunkstore.NotFound, errors.New("not in the store"))
 	}
 	return size, nil
 }
