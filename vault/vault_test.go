@@ -217,6 +217,35 @@ func TestMissingPackIsReported(t *testing.T) {
 	}
 }
 
+// TestVerifyOfASmallArchiveAsksForItsPacks: listing every pack of the store to check
+// one archive's few would cost more than asking for those.
+func TestVerifyOfASmallArchiveAsksForItsPacks(t *testing.T) {
+	defer func(old int) { listAbove = old }(listAbove)
+	listAbove = 0
+	tv := newTestVault(t)
+	ctx := context.Background()
+	big := filepath.Join(t.TempDir(), "big")
+	makeTree(t, big, 5)
+	if _, err := tv.Put(ctx, []string{big}, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(t.TempDir(), "small")
+	os.Mkdir(small, 0o755)
+	os.WriteFile(filepath.Join(small, "f"), []byte("a few bytes"), 0o644)
+	a, err := tv.Put(ctx, []string{small}, PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpList, Type: chunkstore.TypePack, Action: chunkstore.FaultDelay})
+	rep, err := tv.Verify(ctx, a.ID, false, nil)
+	if err != nil || len(rep.Damaged) != 0 || rep.Packs != 1 {
+		t.Fatalf("verify of the small archive: %+v, %v", rep, err)
+	}
+	if unused := tv.fault.Unexercised(); len(unused) != 1 {
+		t.Errorf("the store's packs were listed to check the small archive's one")
+	}
+}
+
 func TestInterruptedPutLeavesNothingVisibleAndResumes(t *testing.T) {
 	tv := newTestVault(t)
 	ctx := context.Background()

@@ -66,7 +66,11 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 			return nil, err
 		}
 	}
-	listed, err := v.listSizes(ctx, chunkstore.TypeManifest, len(manifests))
+	stored, err := v.storedObjects()
+	if err != nil {
+		return nil, err
+	}
+	listed, err := v.listSizes(ctx, chunkstore.TypeManifest, len(manifests), stored.manifests)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +91,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		byPack[loc.Pack] = append(byPack[loc.Pack], id)
 		frameLen[id] = loc.Length
 	}
-	listed, err = v.listSizes(ctx, chunkstore.TypePack, len(byPack))
+	listed, err = v.listSizes(ctx, chunkstore.TypePack, len(byPack), stored.packs)
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +187,32 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 }
 
 // listAbove is how many objects of a kind (packs, manifests) a verify checks one by one;
-// above it, it lists the store's objects of that kind instead. A Discord store answers a
-// stat with a request per object and a list with one per 100 messages. A variable, for
-// tests.
+// above it, when they are at least half of what the store holds of that kind, it lists the
+// store's objects of that kind instead. A Discord store answers a stat with a request per
+// object, and a list with at least one per thread and one per 100 messages: listing a
+// large vault to check one archive would cost more. A variable, for tests.
 var listAbove = 100
 
+// storedObjects counts the packs and manifests the index knows the store to hold.
+func (v *Vault) storedObjects() (n struct{ packs, manifests int }, err error) {
+	archives, err := v.Archives()
+	if err != nil {
+		return n, err
+	}
+	for _, a := range archives {
+		if a.Status != index.StatusDeleted {
+			n.manifests += len(a.Manifest)
+		}
+	}
+	err = v.idx.Packs(func(index.Pack) error { n.packs++; return nil })
+	return n, err
+}
+
 // listSizes lists the sizes of the store's objects of type t, by reference, when there
-// are more than listAbove to check; nil when each is to be asked for on its own.
-func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n int) (map[chunkstore.Ref]int64, error) {
-	if n <= listAbove {
+// are more than listAbove to check and they are at least half of the store's; nil when
+// each is to be asked for on its own.
+func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n, stored int) (map[chunkstore.Ref]int64, error) {
+	if n <= listAbove || 2*n < stored {
 		return nil, nil
 	}
 	sizes := map[chunkstore.Ref]int64{}
