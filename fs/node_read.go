@@ -31,24 +31,29 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if n.Type != index.TypeFile {
 		return nil, 0, syscall.EISDIR
 	}
-	// Under the lock, the kind of I/O the file's handles do and the spool file a passed-
-	// through one has stay as this open finds them (see passthrough.go).
-	d.io.mu.Lock()
-	defer d.io.mu.Unlock()
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		if d.fsys.wr == nil {
 			return nil, 0, syscall.EROFS
 		}
 		d.fence.change(true) // until Release
 		p := d.path()
+		// Not under the lock: a copy-up fetches the whole file, and other opens of it need
+		// not wait for that. The spool file is the one any passed-through handle of the
+		// file has: such a handle holds the file open in the queue, so it keeps its spool.
 		n, sf, err := d.fsys.wr.OpenWrite(d.archive.ID, p, flags&syscall.O_TRUNC != 0)
 		if err != nil {
 			d.fence.writerGone()
 			return nil, 0, d.fsys.errno(err, "open", d.archive.ID, p)
 		}
+		d.io.mu.Lock()
+		defer d.io.mu.Unlock()
 		h, flags := d.writeHandle(sf, n, flags)
 		return h, keep | flags, 0
 	}
+	// Under the lock, the kind of I/O the file's handles do and the spool file a passed-
+	// through one has stay as this open finds them (see passthrough.go).
+	d.io.mu.Lock()
+	defer d.io.mu.Unlock()
 	if d.io.passed > 0 {
 		// Beside a passed-through writer, the kernel takes only passed-through handles.
 		sf, err := d.fsys.wr.Join(n.Ino)

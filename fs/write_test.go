@@ -481,3 +481,40 @@ func TestClosesDoNotFlush(t *testing.T) {
 		t.Errorf("10 closes sent %d flushes to discofs; want at most the first", n)
 	}
 }
+
+// TestOpensDoNotWaitForACopyUp: while an open for writing fetches a committed file into
+// the spool (held up here for 3 s), another open of the file returns at once.
+func TestOpensDoNotWaitForACopyUp(t *testing.T) {
+	v, fault := testVault(t)
+	want := putFile(t, v, 100_000, 12)
+	mnt, _ := mountWritable(t, v)
+	p := filepath.Join(mnt, "a", "f")
+	const hold = 3 * time.Second
+	fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Action: chunkstore.FaultDelay, Delay: hold})
+	writer := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err == nil {
+			f.Close()
+		}
+		writer <- err
+	}()
+	for len(fault.Unexercised()) > 0 {
+		time.Sleep(time.Millisecond) // until the copy-up is fetching
+	}
+	fetching := time.Now()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if waited := time.Since(fetching); waited > hold/2 {
+		t.Errorf("a read-only open waited %v, for the copy-up of the file", waited)
+	}
+	if err := <-writer; err != nil {
+		t.Fatalf("open for writing: %v", err)
+	}
+	if got := readAll(t, p); !bytes.Equal(got, want) {
+		t.Fatal("the file reads back other bytes after the copy-up")
+	}
+}
