@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/discofs/discofs/vault"
@@ -28,15 +29,14 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// A running mount holds the index; it answers for its queue.
+	// A running mount holds the index; it answers for the vault and its queue.
 	if paths, err := c.paths(e); err == nil {
-		if resp, err := askControl(ctx, controlPath(paths), controlRequest{Op: "status"}); err == nil && resp.Status != nil {
-			if asJSON {
-				return json.NewEncoder(e.stdout).Encode(resp.Status)
-			}
-			fmt.Fprintln(e.stdout, "mounted   yes (the vault's totals show once it is unmounted)")
-			printQueue(e.stdout, resp.Status)
-			return nil
+		resp, err := askControl(ctx, controlPath(paths), controlRequest{Op: "status"})
+		switch {
+		case err == nil && resp.Error != "":
+			return errors.New(resp.Error)
+		case err == nil && resp.Vault != nil:
+			return printStatus(e, asJSON, resp.Vault, true, resp.Status)
 		}
 	}
 	v, err := c.openVault(ctx, e, false)
@@ -48,13 +48,29 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return printStatus(e, asJSON, s, false, nil)
+}
+
+// printStatus prints a vault's totals and, of a running mount, its queue (nil on a
+// read-only mount).
+func printStatus(e *env, asJSON bool, s *vault.Status, mounted bool, queue *vault.WritebackStatus) error {
 	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(s)
+		return json.NewEncoder(e.stdout).Encode(struct {
+			*vault.Status
+			Mounted bool                   `json:"mounted"`
+			Queue   *vault.WritebackStatus `json:"queue,omitempty"`
+		}{s, mounted, queue})
 	}
 	fmt.Fprintf(e.stdout, "vault     %s\nstore     %s\narchives  %d\nfiles     %d (%s)\nstored    %s in %d packs\n",
 		s.VaultID, s.Store, s.Archives, s.Files, vault.HumanBytes(s.Size), vault.HumanBytes(s.Stored), s.Packs)
 	if s.Last != nil {
 		fmt.Fprintf(e.stdout, "last      %s %s (%s)\n", vault.FormatID(s.Last.ID), s.Last.Name, s.Last.Created.Local().Format("2006-01-02 15:04"))
+	}
+	if mounted {
+		fmt.Fprintln(e.stdout, "mounted   yes")
+	}
+	if queue != nil {
+		printQueue(e.stdout, queue)
 	}
 	return nil
 }

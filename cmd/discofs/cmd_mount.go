@@ -100,19 +100,20 @@ func runMount(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer closeQueue(e, wb)
-		paths, err := c.paths(e)
-		if err != nil {
-			return err
-		}
-		stopControl, err := serveControl(controlPath(paths), wb)
-		if err != nil {
-			return fmt.Errorf("control socket: %w", err)
-		}
-		defer stopControl()
 		opts.Writer = wb
 		bf.queue = wb.Status
 		bf.retry = wb.RetryFailed
 	}
+	// The mount holds the index: `discofs status` and `sync` ask it.
+	paths, err := c.paths(e)
+	if err != nil {
+		return err
+	}
+	stopControl, err := serveControl(controlPath(paths), v.Vault, wb)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer stopControl()
 	if metricsAddr != "" {
 		stopMetrics, err := serveMetrics(metricsAddr, v, wb)
 		if err != nil {

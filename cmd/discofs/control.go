@@ -25,14 +25,16 @@ type controlRequest struct {
 
 type controlResponse struct {
 	Error  string                 `json:"error,omitempty"`
-	Status *vault.WritebackStatus `json:"status,omitempty"`
+	Status *vault.WritebackStatus `json:"status,omitempty"` // the queue; none on a read-only mount
+	Vault  *vault.Status          `json:"vault,omitempty"`  // the vault's totals, for "status"
 }
 
 // errNoMount says no mount answers on the control socket.
 var errNoMount = errors.New("no mount is running")
 
-// serveControl answers requests about wb until the returned stop is called.
-func serveControl(path string, wb *vault.Writeback) (stop func(), err error) {
+// serveControl answers requests about v and its queue wb (nil on a read-only mount) until
+// the returned stop is called.
+func serveControl(path string, v *vault.Vault, wb *vault.Writeback) (stop func(), err error) {
 	os.Remove(path) // a socket left by a killed mount
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -49,13 +51,13 @@ func serveControl(path string, wb *vault.Writeback) (stop func(), err error) {
 			if err != nil {
 				return
 			}
-			go answer(ctx, conn, wb)
+			go answer(ctx, conn, v, wb)
 		}
 	}()
 	return func() { cancel(); ln.Close(); os.Remove(path) }, nil
 }
 
-func answer(ctx context.Context, conn net.Conn, wb *vault.Writeback) {
+func answer(ctx context.Context, conn net.Conn, v *vault.Vault, wb *vault.Writeback) {
 	defer conn.Close()
 	var req controlRequest
 	if err := json.NewDecoder(conn).Decode(&req); err != nil {
@@ -64,6 +66,9 @@ func answer(ctx context.Context, conn net.Conn, wb *vault.Writeback) {
 	var resp controlResponse
 	switch req.Op {
 	case "sync":
+		if wb == nil {
+			break // a read-only mount queues nothing
+		}
 		if req.Timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, req.Timeout)
@@ -75,8 +80,14 @@ func answer(ctx context.Context, conn net.Conn, wb *vault.Writeback) {
 		st := wb.Status()
 		resp.Status = &st
 	case "status":
-		st := wb.Status()
-		resp.Status = &st
+		var err error
+		if resp.Vault, err = v.Status(); err != nil {
+			resp.Error = err.Error()
+		}
+		if wb != nil {
+			st := wb.Status()
+			resp.Status = &st
+		}
 	default:
 		resp.Error = "unknown request " + req.Op
 	}

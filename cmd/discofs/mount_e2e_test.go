@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/discofs/discofs/vault"
 )
 
 // startMount runs `discofs mount` and waits for its ready line. A mount that cannot start
@@ -184,4 +187,40 @@ func TestMountKeepsNoDescriptors(t *testing.T) {
 		t.Errorf("the mount process holds %d descriptors after more rounds, %d after the first", after, before)
 	}
 	t.Logf("descriptors: %d after the first round, %d after two more", before, fds())
+}
+
+// TestStatusOfARunningMount: a mount holds the index, so `discofs status` asks it, for the
+// vault's totals and its queue; a read-only mount, which has no queue, answers too.
+func TestStatusOfARunningMount(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "photos")
+	writeTree(t, src)
+	c.ok("put", src)
+	mnt := t.TempDir()
+	for _, extra := range [][]string{nil, {"--read-only"}} {
+		m := c.startMount(mnt, extra...)
+		text := c.ok("status").stdout
+		for _, want := range []string{"archives  1\n", "mounted   yes\n"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("status of a mount %v lacks %q:\n%s", extra, want, text)
+			}
+		}
+		if queued := strings.Contains(text, "queue "); queued != (extra == nil) {
+			t.Errorf("status of a mount %v shows a queue: %v\n%s", extra, queued, text)
+		}
+		var st struct {
+			Archives int
+			Mounted  bool
+			Queue    *vault.WritebackStatus
+		}
+		if err := json.Unmarshal([]byte(c.ok("status", "--json").stdout), &st); err != nil ||
+			st.Archives != 1 || !st.Mounted || (st.Queue != nil) != (extra == nil) {
+			t.Errorf("status --json of a mount %v: %+v, %v", extra, st, err)
+		}
+		c.ok("sync", "--timeout", "30s")
+		m.Process.Signal(syscall.SIGINT)
+		if err := m.Wait(); err != nil {
+			t.Fatalf("unmount: %v\n%s", err, m.Log())
+		}
+	}
 }
