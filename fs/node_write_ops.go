@@ -245,10 +245,11 @@ func (d *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	return syscall.ENODATA
 }
 
-// Fsync has an open file uploaded and committed before it returns.
+// Fsync has an open file uploaded and committed before it returns; a reader's has
+// nothing to commit.
 func (d *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
 	h, ok := asHandle(f)
-	if !ok || h.sf == nil {
+	if !ok || h.sf == nil || h.joined {
 		return 0
 	}
 	return d.fsys.errno(h.sf.Sync(ctx), "fsync", d.archive.ID, d.path())
@@ -267,7 +268,7 @@ func (d *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	}
 	// The handle is counted gone only once go-fuse is done with it (see passthrough.go).
 	done := func() syscall.Errno {
-		d.io.close(passed) // first: a passed-through one is joined only while the writer is open
+		d.io.close(passed) // first: a reader is joined only while a passed-through handle is open
 		if h.sf == nil {
 			return 0
 		}

@@ -18,8 +18,9 @@ import (
 // through, every open must be passed through too, to the same file, and none can be while
 // a handle using the page cache is open (the open fails with EIO). So a writer is passed
 // through only when no handle using the page cache is open; a reader opened beside a
-// passed-through handle is passed through to the same spool file, and holds the file out
-// of the writeback queue as a writer does, so that the spool file stays (see Join).
+// passed-through handle is passed through to the same spool file, which stays where it
+// is while such a reader is open, even once the file is committed, so that a writer
+// opened next writes to it too (see vault's Join).
 // Passed-through writes leave the kernel's page cache of the file as it was; a passed-
 // through open never keeps it (go-fuse takes FOPEN_KEEP_CACHE away), so the kernel drops
 // it then, and nothing can cache pages of the file until the last such handle is closed.

@@ -138,32 +138,86 @@ func TestHandlesBesideAPassedThroughWriter(t *testing.T) {
 		t.Fatalf("open for reading beside a passed-through writer: %v", err)
 	}
 	defer r.Close()
-	check := func(what string) {
-		t.Helper()
-		got := make([]byte, len(want))
-		if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s: the reader does not see what was written (%v)", what, err)
-		}
-	}
-	check("first write")
+	readerSees(t, r, want, "first write")
 	patch := randomBytes(5000, 4)
 	w.WriteAt(patch, 7000)
 	copy(want[7000:], patch)
-	check("a write while the reader is open")
+	readerSees(t, r, want, "a write while the reader is open")
 	w2, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatalf("a second writer: %v", err)
 	}
 	w2.WriteAt(patch[:100], 0)
 	copy(want, patch[:100])
-	check("the second writer's write")
+	readerSees(t, r, want, "the second writer's write")
 	w2.Close()
 	w.Close()
 	if n := writeRequests.Load() - before; n != 0 {
 		t.Fatalf("%d writes came to discofs; want all passed through", n)
 	}
-	check("after the writers closed")
+	readerSees(t, r, want, "after the writers closed")
+}
 
+// readerSees fails the test unless r reads want from its start.
+func readerSees(t *testing.T, r *os.File, want []byte, what string) {
+	t.Helper()
+	got := make([]byte, len(want))
+	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s: the reader does not see what was written (%v)", what, err)
+	}
+}
+
+// TestReaderBesideAPassedThroughWriterLetsItCommit: a reader opened beside a passed-
+// through writer (tail -f) does not keep the file from being committed once the writer
+// closes, and a writer opened after the commit, while the reader is still open, writes to
+// the file the reader reads.
+func TestReaderBesideAPassedThroughWriterLetsItCommit(t *testing.T) {
+	passthroughHere(t)
+	v, _ := testVault(t)
+	p, wb := mountNewArchive(t, v)
+	want := randomBytes(300_000, 7)
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(want)
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.Close()
+	sync := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := wb.Sync(ctx); err != nil {
+			t.Fatalf("sync %s: %v", what, err)
+		}
+		if st := xattr(t, p, XattrState); st != "committed" {
+			t.Fatalf("state %s = %q", what, st)
+		}
+	}
+	sync("with the reader open")
+	readerSees(t, r, want, "after the commit")
+	w2, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("a writer after the commit, beside the reader: %v", err)
+	}
+	before := writeRequests.Load()
+	patch := randomBytes(5000, 8)
+	w2.WriteAt(patch, 1000)
+	copy(want[1000:], patch)
+	readerSees(t, r, want, "the new writer's write")
+	w2.Close()
+	r.Close()
+	if n := writeRequests.Load() - before; n != 0 {
+		t.Fatalf("%d writes came to discofs; want all passed through", n)
+	}
+	sync("after all closed")
+	if got := readAll(t, p); !bytes.Equal(got, want) {
+		t.Fatal("the file reads back other bytes after the second commit")
+	}
 }
 
 // TestWriterBesideAPageCacheReader: a writer opened while a reader that uses the page

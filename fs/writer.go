@@ -154,8 +154,8 @@ func (d *node) entry(ctx context.Context, c index.Node, out *fuse.EntryOut) *fs.
 // whose bytes are in its spool while it is queued and in the store once committed.
 type handle struct {
 	sf *vault.SpoolFile
-	// joined: a reader passed through beside a writer, holding the file out of the
-	// queue as a writer does (sf is open only for reading).
+	// joined: a reader passed through beside a writer (sf is open only for reading; see
+	// vault's Join).
 	joined bool
 	// mu guards what a reading handle reads from, which follows the file: another
 	// descriptor or a truncate by path can queue a committed file, and a commit can

@@ -22,10 +22,12 @@ import (
 type SpoolFile struct {
 	f   *os.File
 	w   *Writeback
-	it  *wbItem
+	it  *wbItem // nil for a joined reader
 	rel bool
 	// bypass: the kernel writes to f itself (see Bypass).
 	bypass bool
+	// joined is the inode of a reader passed through beside the writers (see Join).
+	joined uint64
 }
 
 // Fd is the spool file's descriptor, for the kernel to pass writes through to.
@@ -162,6 +164,10 @@ func (s *SpoolFile) release(p string) error {
 	w := s.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if s.it == nil {
+		w._joinedDone(s.joined)
+		return nil
+	}
 	// Under the lock, so a setattr racing the kernel's asynchronous release cannot have
 	// its time overwritten by the one read here.
 	st, statErr := s.f.Stat()
@@ -297,14 +303,22 @@ func (w *Writeback) OpenWrite(archive, p string, trunc bool) (index.Node, *Spool
 }
 
 // copyUp is OpenWrite of a committed file; it is called with w.mu held and releases it.
-// The download runs without the lock; others opening the file meanwhile wait for it.
+// The download runs without the lock; others opening the file meanwhile wait for it. A
+// file whose spool file a reader of Join still has needs none: that file holds the
+// committed bytes (nothing writes to it without an item), and the writer must write to
+// it, as the kernel does for a writer passed through beside such a reader.
 func (w *Writeback) copyUp(n index.Node, archive string, trunc bool) (index.Node, *SpoolFile, error) {
 	it := &wbItem{QueueItem: index.QueueItem{Ino: n.Ino, Archive: archive, HasBase: true}, hidx: -1,
 		state: index.StateLocal, copying: make(chan struct{})}
 	w.items[n.Ino] = it
-	w.mu.Unlock()
-	err := w.download(n, trunc)
-	w.mu.Lock()
+	var err error
+	if w.joined[n.Ino] == 0 {
+		w.mu.Unlock()
+		err = w.download(n, trunc)
+		w.mu.Lock()
+	} else if trunc {
+		err = emptySpool(w.spoolPath(n.Ino))
+	}
 	defer w.mu.Unlock()
 	close(it.copying)
 	it.copying = nil
@@ -320,7 +334,7 @@ func (w *Writeback) copyUp(n index.Node, archive string, trunc bool) (index.Node
 	}
 	if err != nil {
 		delete(w.items, n.Ino)
-		os.Remove(w.spoolPath(n.Ino))
+		w._dropSpool(n.Ino)
 		return n, nil, err
 	}
 	it.open = 1
@@ -361,24 +375,37 @@ type readerAt struct {
 
 func (r readerAt) ReadAt(p []byte, off int64) (int, error) { return r.v.ReadAt(r.v.life, r.n, p, off) }
 
-// Join opens a file open for writing for a reader that the kernel passes through to its
-// spool file beside the writers. The handle holds the file out of the queue as a
-// writer's does, so the spool file stays the one the kernel reads until it is released;
-// it is open only for reading. An error wrapping fs.ErrNotExist when the file is not
-// open for writing.
+// Join opens, for reading, the spool file of a file that the kernel passes its handles
+// through to: one open for writing, or one that such a reader still has open. The kernel
+// reads that file for the reader, and writes a writer's handles to the file its first
+// passed-through handle gave (it shares it among them), so until the reader is released
+// the spool file stays where it is: a commit of the file leaves it, and the next writer
+// writes to it (see copyUp). The reader does not hold the file out of the queue. An
+// error wrapping fs.ErrNotExist when no handle of the file is passed through.
 func (w *Writeback) Join(ino uint64) (*SpoolFile, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	it := w.items[ino]
-	if it == nil || it.open == 0 {
+	if it := w.items[ino]; (it == nil || it.open == 0) && w.joined[ino] == 0 {
 		return nil, fmt.Errorf("inode %d is not open for writing: %w", ino, fs.ErrNotExist)
 	}
 	f, err := os.Open(w.spoolPath(ino))
 	if err != nil {
 		return nil, err
 	}
-	it.open++
-	return &SpoolFile{f: f, w: w, it: it}, nil
+	w.joined[ino]++
+	return &SpoolFile{f: f, w: w, joined: ino}, nil
+}
+
+// _joinedDone counts a reader of Join gone; the spool file of a file no longer queued goes
+// with the last one. w.mu is held.
+func (w *Writeback) _joinedDone(ino uint64) {
+	if w.joined[ino]--; w.joined[ino] > 0 {
+		return
+	}
+	delete(w.joined, ino)
+	if w.items[ino] == nil {
+		w._dropSpool(ino)
+	}
 }
 
 // OpenSpool opens a queued file's spool for reading; an error wrapping fs.ErrNotExist when
@@ -463,6 +490,9 @@ func (w *Writeback) _newSpool(ino uint64) (*os.File, error) {
 // are kept. A name kept twice (a file committed again before its first spool was taken)
 // only makes _newSpool skip it. w.mu is held.
 func (w *Writeback) _dropSpool(ino uint64) {
+	if w.joined[ino] > 0 {
+		return // the last of them drops it (see Join)
+	}
 	p := w.spoolPath(ino)
 	if w.readers[ino] == 0 && len(w.free) < maxFreeSpool {
 		free := w.spoolPath0(freeSpoolPrefix + strconvIno(ino))

@@ -119,6 +119,7 @@ type Writeback struct {
 	mu      sync.Mutex
 	items   map[uint64]*wbItem
 	readers map[uint64]int // open SpoolReaders and running uploads, by inode
+	joined  map[uint64]int // readers passed through to a file's spool file, by inode (see Join)
 	free    []string       // emptied spool files kept for new files (see _dropSpool)
 	inos    inodeAllocator // inode numbers for new files, directories and symlinks
 	heap    itemHeap
@@ -152,7 +153,7 @@ type WritebackStatus struct {
 func (v *Vault) StartWriteback(opts WritebackOptions) (*Writeback, error) {
 	opts.fill()
 	w := &Writeback{v: v, opts: opts, clock: opts.Clock, spool: v.paths.SpoolDir(),
-		items: map[uint64]*wbItem{}, readers: map[uint64]int{}, dirty: map[string]*archState{},
+		items: map[uint64]*wbItem{}, readers: map[uint64]int{}, joined: map[uint64]int{}, dirty: map[string]*archState{},
 		inos: inodeAllocator{db: v.idx}, changed: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	w.stats.Started = w.clock.Now()
 	if err := os.MkdirAll(w.spool, 0o700); err != nil {

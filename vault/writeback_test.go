@@ -344,3 +344,68 @@ func TestSyncDoesNotWaitOutTheIdleTime(t *testing.T) {
 	syncWB(t, w)
 	committedContent(t, tv, a.ID, "/f", want)
 }
+
+// TestJoinedReaderKeepsTheSpoolFileNotTheQueue: a reader joined beside a writer does not
+// hold the file out of the queue; the commit leaves the spool file where it is while the
+// reader is open, and the next writer writes to that very file, fetching nothing.
+func TestJoinedReaderKeepsTheSpoolFileNotTheQueue(t *testing.T) {
+	tv, w, a := startArchiveWB(t)
+	_, f, err := w.Create(a.ID, "/f", 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("first"), 0)
+	r, err := w.Join(ino(t, tv, a.ID, "/f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Release("/f"); err != nil {
+		t.Fatal(err)
+	}
+	syncWB(t, w) // would wait for the reader, were it a writer
+	committedContent(t, tv, a.ID, "/f", []byte("first"))
+	spool := w.spoolPath(ino(t, tv, a.ID, "/f"))
+	before, err := os.Stat(spool)
+	if err != nil {
+		t.Fatalf("the spool file of a joined reader is gone after the commit: %v", err)
+	}
+	// The next writer takes the same file, without a download (a fault that changes
+	// nothing shows whether anything was loaded).
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpLoad, Action: chunkstore.FaultDelay})
+	_, g, err := w.OpenWrite(a.ID, "/f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tv.fault.Unexercised()) == 0 {
+		t.Fatal("the next writer downloaded the file")
+	}
+	g.WriteAt([]byte("F"), 0)
+	if st, err := g.Stat(); err != nil || !os.SameFile(st, before) {
+		t.Fatalf("the next writer writes to another file (%v)", err)
+	}
+	buf := make([]byte, 5)
+	if _, err := r.ReadAt(buf, 0); err != nil || string(buf) != "First" {
+		t.Fatalf("the joined reader reads %q (%v), want the writer's %q", buf, err, "First")
+	}
+	if err := r.Release("/f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(spool); err != nil {
+		t.Fatalf("the last joined reader took the spool file of a file open for writing: %v", err)
+	}
+	g.Release("/f")
+	syncWB(t, w)
+	committedContent(t, tv, a.ID, "/f", []byte("First"))
+	if names, _ := SpoolFiles(w.spool); len(names) != 0 {
+		t.Fatalf("spool files left after the last commit: %v", names)
+	}
+}
+
+func ino(t *testing.T, tv *testVault, archive, p string) uint64 {
+	t.Helper()
+	n, err := tv.idx.GetNode(archive, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Ino
+}
