@@ -39,7 +39,7 @@ func (d *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		p := d.path()
 		// Not under the lock: a copy-up fetches the whole file, and other opens of it need
 		// not wait for that. The spool file is the one any passed-through handle of the
-		// file has: such a handle holds the file open in the queue, so it keeps its spool.
+		// file has: while such a handle is open its spool file stays (see vault's Join).
 		n, sf, err := d.fsys.wr.OpenWrite(d.archive.ID, p, flags&syscall.O_TRUNC != 0)
 		if err != nil {
 			d.fence.writerGone()
