@@ -225,12 +225,8 @@ func TestReaderBesideAPassedThroughWriterLetsItCommit(t *testing.T) {
 func TestWriterBesideAPageCacheReader(t *testing.T) {
 	passthroughHere(t)
 	p, want, _ := mountCommittedFile(t, 1<<20, 6)
-	r, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openRead(t, p)
 	defer r.Close()
-	io.Copy(io.Discard, r)
 	w, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatalf("a writer beside a reader that uses the page cache: %v", err)
@@ -242,10 +238,18 @@ func TestWriterBesideAPageCacheReader(t *testing.T) {
 	if writeRequests.Load() == before {
 		t.Fatal("a writer beside a reader that uses the page cache was passed through")
 	}
-	got := make([]byte, len(want))
-	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("the reader does not see the write (%v)", err)
+	readerSees(t, r, want, "a write through discofs")
+}
+
+// openRead opens p and reads it whole, so the kernel caches its pages.
+func openRead(t *testing.T, p string) *os.File {
+	t.Helper()
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
 	}
+	io.Copy(io.Discard, r)
+	return r
 }
 
 // TestPassedThroughWritesLeaveNoStalePages: a passed-through write does not touch the
@@ -254,11 +258,7 @@ func TestWriterBesideAPageCacheReader(t *testing.T) {
 func TestPassedThroughWritesLeaveNoStalePages(t *testing.T) {
 	passthroughHere(t)
 	p, want, _ := mountCommittedFile(t, 1<<20, 5)
-	r, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, r)
+	r := openRead(t, p)
 	if cachedPages(pageCache(t, r, len(want))) == 0 {
 		t.Fatal("mincore sees no page of a file just read")
 	}

@@ -254,10 +254,7 @@ func (h *handle) read(ctx context.Context, d *node, dest []byte, off int64) (fus
 	}
 	if !small || !d.fsys.takeOffer() {
 		parts, release, err := d.fsys.src.ReadSlices(ctx, n, off, len(dest))
-		res := &sliceResult{parts: parts, release: release}
-		for _, p := range parts {
-			res.size += len(p)
-		}
+		res := &sliceResult{parts: parts, release: release, size: int(partsLen(parts))}
 		return res, res.size, err
 	}
 	rebuilds := d.fsys.src.Rebuilds()

@@ -66,11 +66,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 			return nil, err
 		}
 	}
-	stored, err := v.storedObjects()
-	if err != nil {
-		return nil, err
-	}
-	listed, err := v.listSizes(ctx, chunkstore.TypeManifest, len(manifests), stored.manifests)
+	listed, err := v.listSizes(ctx, chunkstore.TypeManifest, len(manifests))
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +87,7 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		byPack[loc.Pack] = append(byPack[loc.Pack], id)
 		frameLen[id] = loc.Length
 	}
-	listed, err = v.listSizes(ctx, chunkstore.TypePack, len(byPack), stored.packs)
+	listed, err = v.listSizes(ctx, chunkstore.TypePack, len(byPack))
 	if err != nil {
 		return nil, err
 	}
@@ -193,30 +189,42 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 // large vault to check one archive would cost more. A variable, for tests.
 var listAbove = 100
 
-// storedObjects counts the packs and manifests the index knows the store to hold.
-func (v *Vault) storedObjects() (n struct{ packs, manifests int }, err error) {
-	archives, err := v.Archives()
-	if err != nil {
-		return n, err
+// storedCount is how many objects of type t (packs or manifests) the index knows the
+// store to hold.
+func (v *Vault) storedCount(t chunkstore.Type) (int, error) {
+	if t == chunkstore.TypePack {
+		s, err := v.Status()
+		if err != nil {
+			return 0, err
+		}
+		return s.Packs, nil
 	}
+	archives, err := v.Archives()
+	n := 0
 	for _, a := range archives {
 		if a.Status != index.StatusDeleted {
-			n.manifests += len(a.Manifest)
+			n += len(a.Manifest)
 		}
 	}
-	err = v.idx.Packs(func(index.Pack) error { n.packs++; return nil })
 	return n, err
 }
 
 // listSizes lists the sizes of the store's objects of type t, by reference, when there
 // are more than listAbove to check and they are at least half of the store's; nil when
 // each is to be asked for on its own.
-func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n, stored int) (map[chunkstore.Ref]int64, error) {
-	if n <= listAbove || 2*n < stored {
+func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n int) (map[chunkstore.Ref]int64, error) {
+	if n <= listAbove {
+		return nil, nil
+	}
+	stored, err := v.storedCount(t)
+	if err != nil {
+		return nil, err
+	}
+	if 2*n < stored {
 		return nil, nil
 	}
 	sizes := map[chunkstore.Ref]int64{}
-	err := v.store.List(ctx, t, func(o chunkstore.Object) error {
+	err = v.store.List(ctx, t, func(o chunkstore.Object) error {
 		sizes[o.Ref] = o.Size
 		return nil
 	})
