@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -102,25 +103,76 @@ func TestGatewayReadyGuildAndDispatch(t *testing.T) {
 	}
 }
 
+// postAsWebhook makes a webhook and posts through it a message with content,
+// an attachment and an embed: someone else's message, as MESSAGE_CONTENT
+// sees it.
+func postAsWebhook(t *testing.T, sess *discordgo.Session, channelID string) *discordgo.Message {
+	t.Helper()
+	wh, err := sess.WebhookCreate(channelID, "uploader", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sess.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{
+		Content: "!download #170126-01",
+		Embeds:  []*discordgo.MessageEmbed{{Title: "📦 Archive #170126-01"}},
+		Files:   []*discordgo.File{{Name: "p.bin", Reader: bytes.NewReader(pattern(100, 1))}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Content == "" || len(m.Attachments) != 1 || len(m.Embeds) != 1 {
+		t.Fatalf("the webhook's own answer is %+v", m)
+	}
+	return m
+}
+
+// wantHidden checks what a reader without MESSAGE_CONTENT sees of
+// postAsWebhook's message (hidden) or a reader with it (everything).
+func wantHidden(t *testing.T, how string, m *discordgo.Message, hidden bool) {
+	t.Helper()
+	if hidden && (m.Content != "" || len(m.Attachments) != 0 || len(m.Embeds) != 0) {
+		t.Fatalf("%s without MESSAGE_CONTENT: content %q, %d attachments, %d embeds", how, m.Content, len(m.Attachments), len(m.Embeds))
+	}
+	if !hidden && (m.Content != "!download #170126-01" || len(m.Attachments) != 1 || len(m.Embeds) != 1 || m.Embeds[0].Title == "") {
+		t.Fatalf("%s with MESSAGE_CONTENT: content %q, %d attachments, %d embeds", how, m.Content, len(m.Attachments), len(m.Embeds))
+	}
+}
+
 func TestGatewayIntents(t *testing.T) {
 	t.Parallel()
-	srv, _ := start(t, nil)
+	srv, sess := start(t, nil)
 	info := srv.Info()
 	_, plain, _ := openBot(t, srv, discordgo.IntentsGuilds|discordgo.IntentsGuildMessages)
 	_, full, _ := openBot(t, srv, discordgo.IntentsGuilds|discordgo.IntentsGuildMessages|discordgo.IntentMessageContent)
 	_, none, _ := openBot(t, srv, discordgo.IntentsGuilds)
 
-	control(t, srv, "POST", "/_emulator/messages", map[string]string{"content": "!download #170126-01"}, nil)
-	if m := waitFor(t, plain, "MESSAGE_CREATE without MESSAGE_CONTENT"); m.Content != "" || len(m.Attachments) != 0 {
-		t.Fatalf("content leaked without the intent: %q", m.Content)
+	posted := postAsWebhook(t, sess, info.ChannelID)
+	m := waitFor(t, plain, "MESSAGE_CREATE without MESSAGE_CONTENT")
+	if m.ID != posted.ID {
+		t.Fatalf("dispatched %s, want %s", m.ID, posted.ID)
 	}
-	if m := waitFor(t, full, "MESSAGE_CREATE with MESSAGE_CONTENT"); m.Content != "!download #170126-01" {
-		t.Fatalf("content %q", m.Content)
+	wantHidden(t, "gateway", m.Message, true)
+	wantHidden(t, "gateway", waitFor(t, full, "MESSAGE_CREATE with MESSAGE_CONTENT").Message, false)
+	// REST follows the application's privileged-intent switch, not the
+	// intents a gateway session asked for: this application has it.
+	got, err := sess.ChannelMessage(info.ChannelID, posted.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
+	wantHidden(t, "REST", got, false)
+
 	// A mention of the bot is visible without the intent.
 	control(t, srv, "POST", "/_emulator/messages", map[string]string{"content": "<@" + info.ApplicationID + "> status"}, nil)
 	if m := waitFor(t, plain, "mention"); m.Content == "" {
 		t.Fatal("a mention of the bot was stripped")
+	}
+	// So are the bot's own messages, with their attachments.
+	mine, err := sendFiles(sess, info.ChannelID, "own", map[string][]byte{"o.bin": pattern(10, 2)}, "o.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := waitFor(t, plain, "the bot's own message"); m.ID != mine.ID || m.Content != "own" || len(m.Attachments) != 1 {
+		t.Fatalf("own message without the intent: %+v", m.Message)
 	}
 	select {
 	case m := <-none:
@@ -146,14 +198,29 @@ func TestGatewayDisallowedIntentAndBadToken(t *testing.T) {
 		bad.Close()
 		t.Fatal("IDENTIFY with a bad token succeeded")
 	}
-	// Without the privileged intent, REST shows others' messages empty too.
-	var posted discordgo.Message
-	control(t, srv, "POST", "/_emulator/messages", map[string]string{"content": "secret"}, &posted)
+	// Without the privileged intent, REST shows others' messages empty too:
+	// one message, the channel's list and the pins.
 	good, _ := srv.Session()
-	got, err := good.ChannelMessage(srv.Info().ChannelID, posted.ID)
-	if err != nil || got.Content != "" {
-		t.Fatalf("REST content without the intent: %v %q", err, got.Content)
+	ch := srv.Info().ChannelID
+	posted := postAsWebhook(t, good, ch)
+	got, err := good.ChannelMessage(ch, posted.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
+	wantHidden(t, "REST get", got, true)
+	list, err := good.ChannelMessages(ch, 10, "", "", "")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %d", err, len(list))
+	}
+	wantHidden(t, "REST list", list[0], true)
+	if err := good.ChannelMessagePin(ch, posted.ID); err != nil {
+		t.Fatal(err)
+	}
+	pins, err := good.ChannelMessagesPinned(ch)
+	if err != nil || len(pins) != 1 {
+		t.Fatalf("pins: %v %d", err, len(pins))
+	}
+	wantHidden(t, "REST pins", pins[0], true)
 }
 
 func TestGatewayResume(t *testing.T) {
