@@ -56,6 +56,17 @@ func wantAPIError(t testing.TB, err error, status, code int) *discordgo.RESTErro
 	return re
 }
 
+// wantAPIMessage checks that err is a Discord error with status, code and
+// Discord's message.
+func wantAPIMessage(t testing.TB, err error, status, code int, message string) *discordgo.RESTError {
+	t.Helper()
+	re := wantAPIError(t, err, status, code)
+	if re.Message.Message != message {
+		t.Fatalf("message %q, want %q (HTTP %d, code %d)", re.Message.Message, message, status, code)
+	}
+	return re
+}
+
 // control calls the /_emulator/ API and decodes the answer into out.
 func control(t testing.TB, srv *Server, method, path string, in, out any) int {
 	t.Helper()

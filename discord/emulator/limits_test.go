@@ -23,19 +23,16 @@ func TestAttachmentLimits(t *testing.T) {
 		t.Fatalf("exactly the limit: %v", err)
 	}
 	_, err := sendFiles(sess, ch, "", files, "big")
-	re := wantAPIError(t, err, 413, CodeRequestTooLarge)
-	if re.Message.Message != "Request entity too large" {
-		t.Fatalf("message %q", re.Message.Message)
-	}
+	wantAPIMessage(t, err, 413, CodeRequestTooLarge, "Request entity too large")
 	_, err = sendFiles(sess, ch, "", files, "a", "b", "c", "d")
-	wantAPIError(t, err, 400, CodeMaxAttachments)
+	wantAPIMessage(t, err, 400, CodeMaxAttachments, "Maximum number of attachments in a message reached (3)")
 
 	// The whole request over MaxRequestBytes: 6 × 1000 bytes within 3 files
 	// each under the attachment limit is impossible, so lift MaxFiles' use
 	// by sending one JSON body that is too big.
 	big := strings.Repeat("x", 6000)
 	_, err = sess.ChannelMessageSend(ch, big)
-	wantAPIError(t, err, 413, CodeRequestTooLarge)
+	wantAPIMessage(t, err, 413, CodeRequestTooLarge, "Request entity too large")
 
 	if st := srv.State(ch); st.Totals.Messages != 1 || st.Totals.AttachmentBytes != 1000 {
 		t.Fatalf("state after rejections: %+v", st.Totals)
@@ -49,12 +46,12 @@ func TestContentAndEmbedLimits(t *testing.T) {
 		t.Fatalf("2000 characters: %v", err)
 	}
 	_, err := sess.ChannelMessageSend(ch, strings.Repeat("a", 2001))
-	re := wantAPIError(t, err, 400, CodeInvalidFormBody)
-	if !bytes.Contains(re.ResponseBody, []byte(`"content":{"_errors":[{"code":"BASE_TYPE_MAX_LENGTH"`)) {
+	re := wantAPIMessage(t, err, 400, CodeInvalidFormBody, "Invalid Form Body")
+	if !bytes.Contains(re.ResponseBody, []byte(`"content":{"_errors":[{"code":"BASE_TYPE_MAX_LENGTH","message":"Must be 2000 or fewer in length."}]}`)) {
 		t.Fatalf("body %s", re.ResponseBody)
 	}
 	_, err = sess.ChannelMessageSend(ch, "")
-	wantAPIError(t, err, 400, CodeEmptyMessage)
+	wantAPIMessage(t, err, 400, CodeEmptyMessage, "Cannot send an empty message")
 
 	field := func(n int, v string) []*discordgo.MessageEmbedField {
 		var fs []*discordgo.MessageEmbedField
@@ -75,7 +72,7 @@ func TestContentAndEmbedLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := sess.ChannelMessageSendEmbed(ch, c.e)
-		re := wantAPIError(t, err, 400, CodeInvalidFormBody)
+		re := wantAPIMessage(t, err, 400, CodeInvalidFormBody, "Invalid Form Body")
 		if !bytes.Contains(re.ResponseBody, []byte(c.path)) {
 			t.Errorf("%s: body %s", c.name, re.ResponseBody)
 		}
@@ -89,20 +86,39 @@ func TestUnknownAndUnauthorized(t *testing.T) {
 	srv, sess := start(t, nil)
 	ch := srv.Info().ChannelID
 	_, err := sess.ChannelMessageSend("123", "x")
-	wantAPIError(t, err, 404, CodeUnknownChannel)
+	wantAPIMessage(t, err, 404, CodeUnknownChannel, "Unknown Channel")
 	_, err = sess.ChannelMessage(ch, "123")
-	wantAPIError(t, err, 404, CodeUnknownMessage)
+	wantAPIMessage(t, err, 404, CodeUnknownMessage, "Unknown Message")
 	_, err = sess.ChannelMessageEdit(ch, "123", "x")
-	wantAPIError(t, err, 404, CodeUnknownMessage)
+	wantAPIMessage(t, err, 404, CodeUnknownMessage, "Unknown Message")
+	err = sess.ChannelMessageDelete(ch, "123")
+	wantAPIMessage(t, err, 404, CodeUnknownMessage, "Unknown Message")
+	_, err = sess.ChannelMessages("123", 10, "", "", "")
+	wantAPIMessage(t, err, 404, CodeUnknownChannel, "Unknown Channel")
+	_, err = sess.WebhookExecute("123", "token", true, &discordgo.WebhookParams{Content: "x"})
+	wantAPIMessage(t, err, 404, CodeUnknownWebhook, "Unknown Webhook")
+	_, err = sess.Request("GET", "https://discord.com/api/v10/nowhere", nil)
+	wantAPIMessage(t, err, 404, CodeGeneral, "404: Not Found")
+	_, err = sess.Request("GET", "https://discord.com/api/v6/users/@me", nil)
+	wantAPIMessage(t, err, 400, CodeInvalidAPIVersion, "Invalid API version provided")
+	_, err = sess.RequestRaw("POST", discordgo.EndpointChannelMessages(ch), "application/json", []byte("{"), discordgo.EndpointChannelMessages(ch), 0)
+	wantAPIMessage(t, err, 400, CodeInvalidJSON, "The request body contains invalid JSON.")
 
 	bad, err := NewSession(srv.URL(), "not-the-token")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = bad.ChannelMessageSend(ch, "x")
-	wantAPIError(t, err, 401, 0)
+	wantAPIMessage(t, err, 401, CodeGeneral, "401: Unauthorized")
 	_, err = bad.User("@me")
-	wantAPIError(t, err, 401, 0)
+	wantAPIMessage(t, err, 401, CodeGeneral, "401: Unauthorized")
+	// A webhook's token is checked too.
+	wh, err := sess.WebhookCreate(ch, "lane", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sess.WebhookExecute(wh.ID, "not-its-token", true, &discordgo.WebhookParams{Content: "x"})
+	wantAPIMessage(t, err, 401, 50027, "Invalid Webhook Token")
 }
 
 func TestMissingPermissions(t *testing.T) {
@@ -118,26 +134,72 @@ func TestMissingPermissions(t *testing.T) {
 	}
 	// The bot may not edit others' messages at all.
 	_, err = sess.ChannelMessageEdit(info.ChannelID, other.ID, "x")
-	wantAPIError(t, err, 403, CodeCannotEditOthers)
+	wantAPIMessage(t, err, 403, CodeCannotEditOthers, "Cannot edit a message authored by another user")
 
 	var perms map[string]string
 	control(t, srv, "POST", "/_emulator/permissions", map[string]any{"deny": []string{"MANAGE_MESSAGES", "SEND_MESSAGES"}}, &perms)
 	_, err = sess.ChannelMessageSend(info.ChannelID, "x")
-	wantAPIError(t, err, 403, CodeMissingPermissions)
+	wantAPIMessage(t, err, 403, CodeMissingPermissions, "Missing Permissions")
 	err = sess.ChannelMessageDelete(info.ChannelID, other.ID)
-	wantAPIError(t, err, 403, CodeMissingPermissions)
+	wantAPIMessage(t, err, 403, CodeMissingPermissions, "Missing Permissions")
 	err = sess.ChannelMessagePin(info.ChannelID, m.ID)
-	wantAPIError(t, err, 403, CodeMissingPermissions)
+	wantAPIMessage(t, err, 403, CodeMissingPermissions, "Missing Permissions")
 	// Deleting its own message needs no permission.
 	if err := sess.ChannelMessageDelete(info.ChannelID, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	srv.SetBotPermissions(DefaultBotPermissions &^ PermViewChannel)
 	_, err = sess.ChannelMessages(info.ChannelID, 10, "", "", "")
-	wantAPIError(t, err, 403, CodeMissingAccess)
+	wantAPIMessage(t, err, 403, CodeMissingAccess, "Missing Access")
 	srv.SetBotPermissions(DefaultBotPermissions)
 	if _, err := sess.ChannelMessageSend(info.ChannelID, "back"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLimitsAtDefaults sends what Discord refuses at its own numbers, as
+// discordgo sends it: multipart with payload_json.
+func TestLimitsAtDefaults(t *testing.T) {
+	srv, sess := start(t, nil)
+	ch := srv.Info().ChannelID
+	const mib = 1 << 20
+	big := pattern(25*mib, 7)
+	send := func(content string, sizes ...int) (*discordgo.Message, error) {
+		ms := &discordgo.MessageSend{Content: content}
+		for i, n := range sizes {
+			ms.Files = append(ms.Files, &discordgo.File{Name: fmt.Sprint("p", i, ".bin"), Reader: bytes.NewReader(big[:n])})
+		}
+		return sess.ChannelMessageSendComplex(ch, ms)
+	}
+
+	m, err := send("", 10*mib)
+	if err != nil {
+		t.Fatalf("exactly 10 MiB: %v", err)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Size != 10*mib {
+		t.Fatalf("10 MiB attachment %+v", m.Attachments)
+	}
+	_, err = send("", 10*mib+1)
+	wantAPIMessage(t, err, 413, CodeRequestTooLarge, "Request entity too large")
+	ten := []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+	if _, err := send("", ten...); err != nil {
+		t.Fatalf("10 files: %v", err)
+	}
+	_, err = send("", append(ten, 1)...)
+	wantAPIMessage(t, err, 400, CodeMaxAttachments, "Maximum number of attachments in a message reached (10)")
+	// Three files each under the attachment limit, 27 MiB in all.
+	_, err = send("", 9*mib, 9*mib, 9*mib)
+	wantAPIMessage(t, err, 413, CodeRequestTooLarge, "Request entity too large")
+	_, err = send(strings.Repeat("a", 2001), 1)
+	re := wantAPIMessage(t, err, 400, CodeInvalidFormBody, "Invalid Form Body")
+	if !bytes.Contains(re.ResponseBody, []byte(`"content":{"_errors":[{"code":"BASE_TYPE_MAX_LENGTH"`)) {
+		t.Fatalf("body %s", re.ResponseBody)
+	}
+	if _, err := send(strings.Repeat("a", 2000), 1); err != nil {
+		t.Fatalf("2000 characters with a file: %v", err)
+	}
+	if st := srv.State(ch).Totals; st.Messages != 3 || st.AttachmentBytes != 10*mib+11 {
+		t.Fatalf("state after the refusals: %+v", st)
 	}
 }
 
