@@ -37,13 +37,18 @@ func (d *DB) Archives(fn func(Archive) error) error {
 	})
 }
 
-// DeleteArchive removes an archive's record and its whole tree. Chunks and packs stay
-// until a gc finds nothing references them.
+// DeleteArchive removes an archive's record, its whole tree and the sources of the put
+// that staged it, if any. Chunks and packs stay until a gc finds nothing references them.
 func (d *DB) DeleteArchive(id string) error {
 	if err := d.deletePrefix(nodePrefix(id)); err != nil {
 		return err
 	}
-	return d.update(func(txn *badger.Txn) error { return txn.Delete(archiveKey(id)) })
+	return d.update(func(txn *badger.Txn) error {
+		if err := txn.Delete(putSourceKey(id)); err != nil {
+			return err
+		}
+		return txn.Delete(archiveKey(id))
+	})
 }
 
 // NextLot takes the next lot number (1, 2, …), which rises across the whole vault and is

@@ -46,14 +46,18 @@ type source struct {
 // Put archives the given files and trees. One directory is archived with its contents at
 // the archive's root; several paths sit side by side under their base names. The archive
 // becomes visible only once its manifest is stored; an interrupted Put leaves nothing
-// visible, and running it again stores no chunk twice.
+// visible but a record of its sources, so Resume can run it again into the same archive,
+// storing no chunk twice (GC abandons it instead).
 func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index.Archive, error) {
 	srcs, err := layout(paths)
 	if err != nil {
 		return index.Archive{}, err
 	}
-	if opts.Progress != nil {
-		opts.Progress.Total.Store(totalSize(srcs))
+	abs := make([]string, len(srcs))
+	for i, s := range srcs {
+		if abs[i], err = filepath.Abs(s.fsPath); err != nil {
+			return index.Archive{}, err
+		}
 	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -73,15 +77,34 @@ func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index
 		}
 		stage = target
 	}
+	v.staging.Store(stage.ID, true)
+	defer v.staging.Delete(stage.ID)
+	// The sources first: a crash between the two leaves a source record without its
+	// archive, which nothing lists.
+	if err := v.idx.SetPutSource(index.PutSource{Stage: stage.ID, Target: target.ID, Paths: abs}); err != nil {
+		return target, err
+	}
 	if err := v.idx.PutArchive(stage); err != nil {
 		return target, err
 	}
-	w := &putRun{v: v, archive: stage.ID, group: target.ID, progress: opts.Progress}
-	if err := w.run(ctx, srcs, opts.Archive == ""); err != nil {
+	return v.putStaged(ctx, srcs, target, stage.ID, opts.Progress)
+}
+
+// putStaged archives srcs into the pending archive or overlay stage and commits it into
+// target; v.mu is held for reading.
+func (v *Vault) putStaged(ctx context.Context, srcs []source, target index.Archive, stage string, progress *Progress) (index.Archive, error) {
+	if progress != nil {
+		progress.Total.Store(totalSize(srcs))
+	}
+	w := &putRun{v: v, archive: stage, group: target.ID, progress: progress}
+	if err := w.run(ctx, srcs, stage == target.ID); err != nil {
 		return target, err
 	}
 	target.Stored += w.stored.Load()
-	return target, v.commitStaged(ctx, &target, stage.ID)
+	if err := v.commitStaged(ctx, &target, stage); err != nil {
+		return target, err
+	}
+	return target, v.idx.DeletePutSource(stage)
 }
 
 // newArchive takes a lot number and announces the archive with a card.

@@ -84,6 +84,9 @@ type Vault struct {
 
 	// rebuilds counts the rebuilds of the index since the vault was opened (see Rebuilds).
 	rebuilds atomic.Uint64
+	// staging holds the stage IDs of the puts running in this process, which Resume and
+	// Interrupted leave alone.
+	staging sync.Map
 }
 
 // Rebuilds counts the times the index was rebuilt since the vault was opened. A rebuild
