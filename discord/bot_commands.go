@@ -83,8 +83,9 @@ func init() {
 			options: []*discordgo.ApplicationCommandOption{archiveOpt}, confirm: confirmCleanup, run: cmdCleanup},
 		{name: "rebuild-index", help: "rebuild the local index from the store alone", long: true, confirm: confirmRebuild, run: cmdRebuild},
 		{name: "gc", help: "delete packs and manifests no archive uses", long: true, confirm: confirmGC, run: cmdGC},
-		{name: "resume", help: "retry the failed uploads of the mount beside the bot now", options: []*discordgo.ApplicationCommandOption{strOpt("archive", "archive ID or name (default: all)", false)},
-			run: cmdResume},
+		{name: "resume", help: "resume interrupted uploads, and retry the failed ones of the mount beside the bot", long: true,
+			options: []*discordgo.ApplicationCommandOption{strOpt("archive", "archive ID or name (default: all)", false)},
+			run:     cmdResume},
 		{name: "migrate-legacy", help: "import the v3.1 archives of the vault's channel, read-only", long: true, confirm: confirmMigrateLegacy, run: cmdMigrateLegacy},
 		{name: "help", help: "this list", run: cmdHelp},
 	}

@@ -50,7 +50,8 @@ func TestBotEveryCommandAllowed(t *testing.T) {
 		{"download", map[string]any{"archive": photos}, []string{"Restored " + photos, "3 files"}},
 		{"download", map[string]any{"archive": docs, "path": "sub/c"}, []string{"Restored " + docs + "/sub/c", "1 files"}},
 		{"upload", map[string]any{"path": "relative/dir"}, []string{"upload failed", "absolute path"}},
-		{"resume", nil, []string{"Nothing is queued on this host", "discofs sync"}},
+		{"resume", nil, []string{"No interrupted upload to resume"}},
+		{"resume", map[string]any{"archive": "#010101-99"}, []string{"resume failed", "no interrupted upload of #010101-99"}},
 		{"migrate-legacy", nil, []string{"needs their passphrase", "--legacy-passphrase-file", "USER_KEY"}},
 	}
 	for _, c := range cases {

@@ -6,11 +6,12 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/discofs/discofs/index"
 	"github.com/discofs/discofs/vault"
 )
 
 // migrate-legacy and resume: the commands that pick up work left elsewhere, the v3.1
-// archives of the channel and the failed uploads of a mount's queue.
+// archives of the channel, and interrupted uploads and the failed ones of a mount's queue.
 
 // noLegacyPassphrase says how the host gives the bot the v3.1 passphrase; the passphrase
 // never travels through Discord.
@@ -91,26 +92,72 @@ func cmdMigrateLegacy(c *call) (answer, error) {
 	return fit(sb.String(), "migrate-legacy.txt"), nil
 }
 
-// cmdResume retries the failed uploads of the writeback queue of the mount the bot runs
-// beside. A bot on its own has no queue: its uploads run to the end or fail, and the queue
-// a mount leaves behind is drained by `discofs sync` or the next mount.
+// cmdResume resumes the uploads that were cut off before their commit (an `upload` or a
+// `discofs put` whose process was killed or whose store failed), each run again from its
+// source folder into the same archive, and, beside a mount, makes the failed uploads of
+// the mount's writeback queue due now. With an archive, only that archive's.
 func cmdResume(c *call) (answer, error) {
-	if c.b.cfg.Retry == nil {
-		return answer{text: "📭 Nothing is queued on this host: this bot runs without a mount, so there are no uploads to resume. " +
-			"An `upload` that failed can simply be run again (nothing is stored twice); files a mount left queued upload with `discofs sync` or the next `discofs mount`."}, nil
-	}
-	id, what := "", "the writeback queue"
-	if ref := c.str("archive"); ref != "" {
-		a, err := c.b.v.Resolve(ref)
+	ref := c.str("archive")
+	var todo []vault.Interrupted
+	var findErr error
+	if ref == "" {
+		list, err := c.b.v.Interrupted()
 		if err != nil {
 			return answer{}, err
 		}
-		id, what = a.ID, vault.FormatID(a.ID)
+		todo = list
+	} else if it, err := c.b.v.FindInterrupted(ref); err == nil {
+		todo = []vault.Interrupted{it}
+	} else {
+		findErr = err
 	}
-	// The queue's status is not shown: the re-queued files still read as failed until the
-	// worker takes them, a moment later; `status` shows the queue.
-	if n := c.b.cfg.Retry(id); n > 0 {
-		return answer{text: fmt.Sprintf("🔁 Re-queued %d file(s) of %s whose upload failed; they upload now (`status` shows the queue).", n, what)}, nil
+	var sb strings.Builder
+	if c.b.cfg.Retry != nil {
+		id, what := "", "the writeback queue"
+		if ref != "" {
+			a, err := c.b.v.Resolve(ref)
+			if err != nil && len(todo) == 0 {
+				return answer{}, err
+			}
+			id, what = a.ID, vault.FormatID(a.ID)
+		}
+		if ref == "" || id != "" {
+			// The queue's status is not shown: the re-queued files still read as failed
+			// until the worker takes them, a moment later; `status` shows the queue.
+			if n := c.b.cfg.Retry(id); n > 0 {
+				fmt.Fprintf(&sb, "🔁 Re-queued %d file(s) of %s whose upload failed; they upload now (`status` shows the queue).\n", n, what)
+			} else {
+				fmt.Fprintf(&sb, "👌 No failed upload is waiting in %s.\n", what)
+			}
+		}
+	} else if findErr != nil {
+		return answer{}, findErr
 	}
-	return answer{text: fmt.Sprintf("👌 No failed upload is waiting in %s; nothing to retry.", what)}, nil
+	if len(todo) == 0 {
+		if ref == "" {
+			sb.WriteString("👌 No interrupted upload to resume.")
+		}
+		return fit(strings.TrimSpace(sb.String()), "resume.txt"), nil
+	}
+	failed := 0
+	for _, it := range todo {
+		what := vault.FormatID(it.Archive.ID) + " `" + clip(it.Archive.Name, 60) + "`"
+		a, stored, err := c.hostUpload("🔁 Resuming", what, it.Archive.Name, func(prog *vault.Progress) (index.Archive, error) {
+			return c.b.v.Resume(c.ctx, it, prog)
+		})
+		if err != nil {
+			if c.ctx.Err() != nil {
+				return answer{}, err
+			}
+			failed++
+			fmt.Fprintf(&sb, "❌ %s: %s\n", what, oneLine(err.Error()))
+			continue
+		}
+		fmt.Fprintf(&sb, "✅ Resumed %s from `%s`: %d files, %s, %s newly stored.\n", what,
+			clip(strings.Join(it.Paths, "`, `"), 200), a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(stored))
+	}
+	if failed > 0 {
+		sb.WriteString("An upload that cannot go on is abandoned by `gc`.")
+	}
+	return fit(strings.TrimSpace(sb.String()), "resume.txt"), nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/discofs/discofs/index"
 	"github.com/discofs/discofs/vault"
 )
 
@@ -146,20 +147,33 @@ func cmdUpload(c *call) (answer, error) {
 	if _, err := os.Stat(p); err != nil {
 		return answer{}, err
 	}
+	name := filepath.Base(p)
+	a, stored, err := c.hostUpload("📤 Archiving", "`"+clip(name, 80)+"`", name, func(prog *vault.Progress) (index.Archive, error) {
+		return c.b.v.Put(c.ctx, []string{p}, vault.PutOptions{Progress: prog})
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{text: fmt.Sprintf("✅ Archived `%s` as %s: %d files, %s, %s newly stored.",
+		clip(name, 80), vault.FormatID(a.ID), a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(stored))}, nil
+}
+
+// hostUpload runs an upload from the bot's host: the reply shows its progress, the host
+// stays awake while it runs and a notification tells how it ended. what names it in the
+// reply and name in the notification of a failure.
+func (c *call) hostUpload(verb, what, name string, put func(*vault.Progress) (index.Archive, error)) (index.Archive, int64, error) {
 	release := c.b.host.inhibit(c.b.cfg.InhibitSleep)
 	defer release()
 	var prog vault.Progress
-	name := filepath.Base(p)
-	stop := c.b.progress(c.r, func() string { return transferText("📤 Archiving", "`"+clip(name, 80)+"`", &prog) })
-	a, err := c.b.v.Put(c.ctx, []string{p}, vault.PutOptions{Progress: &prog})
+	stop := c.b.progress(c.r, func() string { return transferText(verb, what, &prog) })
+	a, err := put(&prog)
 	stop()
 	if err != nil {
 		c.b.host.notify(c.b.cfg.Notify, "discofs: upload failed", name+": "+oneLine(err.Error()))
-		return answer{}, err
+		return a, 0, err
 	}
 	c.b.host.notify(c.b.cfg.Notify, "discofs: archive finished", vault.FormatID(a.ID)+" "+a.Name)
-	return answer{text: fmt.Sprintf("✅ Archived `%s` as %s: %d files, %s, %s newly stored.",
-		clip(name, 80), vault.FormatID(a.ID), a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(prog.Stored.Load()))}, nil
+	return a, prog.Stored.Load(), nil
 }
 
 func confirmCleanup(c *call) (string, error) {

@@ -51,7 +51,7 @@ func TestBotCommand(t *testing.T) {
 		"status": "Archives: 1",
 		// The passphrase file was read: the import asks for confirmation (and is not run).
 		"migrate-legacy": "Import the v3.1 archives",
-		"resume":         "Nothing is queued on this host",
+		"resume":         "No interrupted upload to resume",
 	} {
 		body, _ := json.Marshal(map[string]any{"user_id": info.MemberID, "command": command, "settle_ms": 200})
 		resp, err := http.Post(info.API+"/_emulator/interactions", "application/json", bytes.NewReader(body))
