@@ -24,9 +24,10 @@ import (
 const legacyManifestLimit = 64 << 20
 
 // ScanLegacy finds the v3.1 archives in a channel: every v3.1 card, its thread's chunk
-// attachments and its manifest. A card that cannot be read in full gives an error naming
-// its archive and is left out; the others are returned. api is the API base URL the
-// session talks to ("" for discord.com), recorded so later reads use the same one.
+// attachments and the manifests in it, one archive per manifest. A card that cannot be read
+// in full gives an error naming its archive and is left out; the others are returned. api
+// is the API base URL the session talks to ("" for discord.com), recorded so later reads
+// use the same one.
 func ScanLegacy(ctx context.Context, s *discordgo.Session, api, channel string) ([]*vault.LegacyImport, []error) {
 	var cards []legacyCard
 	var errs []error
@@ -49,14 +50,19 @@ func ScanLegacy(ctx context.Context, s *discordgo.Session, api, channel string) 
 		if c.Status == index.StatusDeleted || c.Migrated != "" {
 			continue // gone, or already a discofs archive
 		}
-		imp, err := legacyThread(ctx, s, c)
+		imps, err := legacyThread(ctx, s, c)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("v3.1 archive %s: %w", vault.FormatID(c.ID), err))
 			continue
 		}
-		imp.Source.API = api
-		imp.Fetcher = f
-		out = append(out, imp)
+		for _, imp := range imps {
+			if c.MigratedManifests[imp.ManifestName] != "" {
+				continue // this manifest of a shared thread is a discofs archive now
+			}
+			imp.Source.API = api
+			imp.Fetcher = f
+			out = append(out, imp)
+		}
 	}
 	return out, errs
 }
@@ -79,10 +85,12 @@ func legacyHistory(ctx context.Context, s *discordgo.Session, channel string, fn
 	}
 }
 
-// legacyThread reads one card's thread: its chunk attachments and its manifest.
-func legacyThread(ctx context.Context, s *discordgo.Session, c legacyCard) (*vault.LegacyImport, error) {
-	imp := &vault.LegacyImport{ID: c.ID, Lot: c.Lot, Created: c.Created, Status: c.Status, Card: c.Message,
-		Source: index.LegacySource{Kind: index.LegacyDiscord, Channel: c.Thread}, Parts: map[string]index.LegacyPart{}}
+// legacyThread reads one card's thread: its chunk attachments and its manifests, and checks
+// them against the card. v3.1 posted every manifest of its upload folder, so a thread may
+// hold several, each its own archive as in a folder: the oldest takes the card's ID, the
+// others the vault's next lots when imported.
+func legacyThread(ctx context.Context, s *discordgo.Session, c legacyCard) ([]*vault.LegacyImport, error) {
+	parts := map[string]index.LegacyPart{}
 	var manifests []*discordgo.MessageAttachment
 	err := legacyHistory(ctx, s, c.Thread, func(m *discordgo.Message) {
 		for _, a := range m.Attachments {
@@ -90,7 +98,7 @@ func legacyThread(ctx context.Context, s *discordgo.Session, c legacyCard) (*vau
 				manifests = append(manifests, a)
 				continue
 			}
-			imp.Parts[a.Filename] = index.LegacyPart{Name: a.Filename, Size: int64(a.Size), Message: m.ID, Attachment: a.ID}
+			parts[a.Filename] = index.LegacyPart{Name: a.Filename, Size: int64(a.Size), Message: m.ID, Attachment: a.ID}
 		}
 	})
 	var re *discordgo.RESTError
@@ -100,20 +108,42 @@ func legacyThread(ctx context.Context, s *discordgo.Session, c legacyCard) (*vau
 	if err != nil {
 		return nil, fmt.Errorf("thread %s: %w", c.Thread, stripLegacyURL(err))
 	}
-	switch len(manifests) {
-	case 0:
+	if len(manifests) == 0 {
 		return nil, fmt.Errorf("thread %s holds no v3.1 manifest (N-manifest_HHMMSS_DDMMYY.json)", c.Thread)
-	case 1:
-	default:
-		return nil, fmt.Errorf("thread %s holds %d manifests", c.Thread, len(manifests))
 	}
-	mf := manifests[0]
-	b, err := legacyDownload(ctx, s, mf.URL, legacyManifestLimit)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", mf.Filename, err)
+	sort.Slice(manifests, func(i, j int) bool { return legacyManifestLess(manifests[i].Filename, manifests[j].Filename) })
+	var imps []*vault.LegacyImport
+	for i, mf := range manifests {
+		b, err := legacyDownload(ctx, s, mf.URL, legacyManifestLimit)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", mf.Filename, err)
+		}
+		imp := &vault.LegacyImport{ID: c.ID, Lot: c.Lot, Created: c.Created, Status: c.Status, Card: c.Message,
+			Source: index.LegacySource{Kind: index.LegacyDiscord, Channel: c.Thread}, Parts: parts,
+			ManifestName: mf.Filename, Manifest: b}
+		if i > 0 {
+			imp.ID, imp.Lot, imp.Of = "", 0, c.ID
+		}
+		if c.Note != "" {
+			imp.Notes = append(imp.Notes, c.Note)
+		}
+		imps = append(imps, imp)
 	}
-	imp.ManifestName, imp.Manifest = mf.Filename, b
-	return imp, nil
+	if err := vault.CheckLegacySource(imps, &c.Counts); err != nil {
+		return nil, err
+	}
+	return imps, nil
+}
+
+// legacyManifestLess orders manifests by when v3.1 wrote them (the time in their names),
+// then by name.
+func legacyManifestLess(a, b string) bool {
+	ta, _ := vault.LegacyManifestTime(a)
+	tb, _ := vault.LegacyManifestTime(b)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return a < b
 }
 
 // legacyDownload fetches an attachment through the session's client, which the emulator

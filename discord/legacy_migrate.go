@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -13,41 +14,55 @@ import (
 
 const (
 	legacyMigratedKey   = "migrated_to"
+	legacyManifestsKey  = "migrated_manifests"
 	legacyMigratedField = "➡️ Migrated"
 	legacyContentLimit  = 2000
 	legacyDeletedColour = 0x7F8C8D
 )
 
 // MarkMigrated edits the v3.1 card: its JSON gains "migrated_to", its embed a field naming
-// the new archive and the deleted colour. Import skips cards so marked.
+// the new archive and the deleted colour. Import skips cards so marked. When the card's
+// thread holds several manifests (archives), each migrated one is recorded under
+// "migrated_manifests" in the JSON, which import skips, and the card is marked as a whole
+// with the last of them.
 func (f *LegacyFetcher) MarkMigrated(ctx context.Context, la index.LegacyArchive, newID string) error {
-	s, err := f.session(la.Source.API)
+	s, m, others, err := f.legacyCard(ctx, la)
 	if err != nil {
 		return err
 	}
-	th, err := s.Channel(la.Source.Channel, discordgo.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("thread %s: %w", la.Source.Channel, stripLegacyURL(err))
-	}
-	cardID := la.Card
-	if cardID == "" {
-		cardID = th.ID // a thread started from a message has its ID
-	}
-	m, err := s.ChannelMessage(th.ParentID, cardID, discordgo.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("card %s: %w", cardID, stripLegacyURL(err))
-	}
 	edit := discordgo.NewMessageEdit(m.ChannelID, m.ID)
+	var done map[string]string
 	if body, ok := legacyUnfence(m.Content); ok {
 		var j map[string]json.RawMessage
 		if json.Unmarshal([]byte(body), &j) == nil {
-			j[legacyMigratedKey], _ = json.Marshal(vault.FormatID(newID))
+			if len(others) > 0 {
+				json.Unmarshal(j[legacyManifestsKey], &done)
+				if done == nil {
+					done = map[string]string{}
+				}
+				done[la.ManifestName] = vault.FormatID(newID)
+				j[legacyManifestsKey], _ = json.Marshal(done)
+			}
+			if legacyAllMigrated(others, done) {
+				j[legacyMigratedKey], _ = json.Marshal(vault.FormatID(newID))
+			}
 			content, err := legacyFence(j)
 			if err != nil {
 				return err
 			}
 			edit.Content = &content
 		}
+	}
+	if !legacyAllMigrated(others, done) {
+		// The embed is marked with the last archive of the thread. A card without JSON
+		// has nowhere to record one archive of several.
+		if edit.Content == nil {
+			return nil
+		}
+		if _, err := s.ChannelMessageEditComplex(edit, discordgo.WithContext(ctx)); err != nil {
+			return fmt.Errorf("edit card %s: %w", m.ID, stripLegacyURL(err))
+		}
+		return nil
 	}
 	embeds := make([]*discordgo.MessageEmbed, 0, len(m.Embeds))
 	for _, e := range m.Embeds {
@@ -87,17 +102,82 @@ func legacyFence(j map[string]json.RawMessage) (string, error) {
 	return "", fmt.Errorf("the card JSON does not fit in %d characters", legacyContentLimit)
 }
 
-// DeleteOld deletes the v3.1 archive's thread with its chunks and manifest.
+// DeleteOld deletes the v3.1 archive's thread with its chunks and manifest. A thread that
+// also holds archives not yet migrated is kept, with an error saying so: it goes with the
+// last of them.
 func (f *LegacyFetcher) DeleteOld(ctx context.Context, la index.LegacyArchive) error {
 	if la.Source.Kind != index.LegacyDiscord {
 		return fmt.Errorf("its chunks are in %s; delete that folder yourself", la.Source.Dir)
 	}
-	s, err := f.session(la.Source.API)
+	s, m, others, err := f.legacyCard(ctx, la)
 	if err != nil {
 		return err
+	}
+	if len(others) > 0 {
+		var done map[string]string
+		if body, ok := legacyUnfence(m.Content); ok {
+			var j struct {
+				Done map[string]string `json:"migrated_manifests"`
+			}
+			json.Unmarshal([]byte(body), &j)
+			done = j.Done
+		}
+		var left []string
+		for _, o := range others {
+			if done[o] == "" {
+				left = append(left, o)
+			}
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("thread %s is kept: it also holds the v3.1 archive of %s, not migrated yet, and is deleted with the last archive it holds",
+				la.Source.Channel, strings.Join(left, ", "))
+		}
 	}
 	if _, err := s.ChannelDelete(la.Source.Channel, discordgo.WithContext(ctx)); err != nil {
 		return fmt.Errorf("delete thread %s: %w", la.Source.Channel, stripLegacyURL(err))
 	}
 	return nil
+}
+
+// legacyCard fetches the card of a v3.1 archive and lists the other manifests its thread
+// holds.
+func (f *LegacyFetcher) legacyCard(ctx context.Context, la index.LegacyArchive) (*discordgo.Session, *discordgo.Message, []string, error) {
+	s, err := f.session(la.Source.API)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	th, err := s.Channel(la.Source.Channel, discordgo.WithContext(ctx))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("thread %s: %w", la.Source.Channel, stripLegacyURL(err))
+	}
+	var others []string
+	err = legacyHistory(ctx, s, th.ID, func(m *discordgo.Message) {
+		for _, a := range m.Attachments {
+			if vault.IsLegacyManifestName(a.Filename) && a.Filename != la.ManifestName {
+				others = append(others, a.Filename)
+			}
+		}
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("thread %s: %w", th.ID, stripLegacyURL(err))
+	}
+	cardID := la.Card
+	if cardID == "" {
+		cardID = th.ID // a thread started from a message has its ID
+	}
+	m, err := s.ChannelMessage(th.ParentID, cardID, discordgo.WithContext(ctx))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("card %s: %w", cardID, stripLegacyURL(err))
+	}
+	return s, m, others, nil
+}
+
+// legacyAllMigrated reports whether every other manifest of a thread is in done.
+func legacyAllMigrated(others []string, done map[string]string) bool {
+	for _, o := range others {
+		if done[o] == "" {
+			return false
+		}
+	}
+	return true
 }

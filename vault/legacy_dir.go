@@ -31,7 +31,8 @@ func LegacyManifestTime(name string) (t time.Time, ok bool) {
 
 // ScanLegacyDir finds the v3.1 archives in a folder the v3.1 slicer wrote: one per
 // manifest, its chunks the folder's other files. Sliced folders were never uploaded, so
-// they have no archive ID; ImportLegacy gives each the vault's next lot.
+// they have no archive ID; ImportLegacy gives each the vault's next lot. A .bin file no
+// manifest lists is a note on the first import (CheckLegacySource).
 func ScanLegacyDir(dir string) ([]*LegacyImport, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -76,5 +77,5 @@ func ScanLegacyDir(dir string) ([]*LegacyImport, error) {
 		out = append(out, &LegacyImport{Created: created, ManifestName: e.Name(), Manifest: b, Parts: parts,
 			Source: index.LegacySource{Kind: index.LegacyDir, Dir: abs}})
 	}
-	return out, nil
+	return out, CheckLegacySource(out, nil)
 }

@@ -34,14 +34,147 @@ type LegacyImport struct {
 	Parts map[string]index.LegacyPart
 	// Fetcher reads Parts during the import; nil reads folders only.
 	Fetcher LegacyFetcher
+	// Of names, for messages, the card an import without an ID was found under: the second
+	// and later manifests of one v3.1 upload.
+	Of string
+	// Notes are one-line remarks on how the archive was found (a card read without its
+	// lists, stray chunk files) for the importer to show; they do not stop the import.
+	Notes []string
 }
 
 // Label names the import in messages: its archive ID, else its manifest.
 func (imp *LegacyImport) Label() string {
-	if imp.ID != "" {
+	switch {
+	case imp.ID != "":
 		return "v3.1 archive " + FormatID(imp.ID)
+	case imp.Of != "":
+		return "v3.1 archive " + imp.ManifestName + " (uploaded as " + FormatID(imp.Of) + ")"
 	}
 	return "v3.1 archive " + imp.ManifestName
+}
+
+// Encrypted reports whether the archive's manifest says its chunks are encrypted, so that
+// importing it needs the v3.1 passphrase. A manifest that cannot be read says no: its
+// import fails with the reason.
+func (imp *LegacyImport) Encrypted() bool {
+	m, err := parseLegacyManifest(imp.Manifest)
+	return err == nil && m.encrypted()
+}
+
+// LegacyCardCounts is what a v3.1 card says of its upload. v3.1's !upload posted every
+// .bin file and every manifest of its upload folder: chunk_count counts them all (set
+// before the upload), file_count the distinct original names the manifests list, and
+// uploaded_files names each one posted.
+type LegacyCardCounts struct {
+	Status   index.Status
+	Chunks   int      // chunk_count; -1: not on the card
+	Files    int      // file_count; -1: not on the card
+	Uploaded []string // uploaded_files; nil: not on the card, or cut
+}
+
+// CheckLegacySource checks the archives found in one source (a folder, or the thread of a
+// card), whose manifests share the source's chunk files. A .bin file no manifest lists is a
+// note on the first import, not an error: v3.1 posted every .bin of its folder, leftovers
+// too, and reads never need it. A card whose counts disagree with the manifests and the
+// thread is an error (the card or the thread is not what v3.1 uploaded): chunk_count below
+// the chunks and manifests the thread's manifests make, and for an upload that succeeded,
+// chunk_count above what the thread holds, a file_count other than the manifests' files,
+// or uploaded_files missing one of them or naming a file the thread lacks. card is nil
+// for a folder.
+func CheckLegacySource(imps []*LegacyImport, card *LegacyCardCounts) error {
+	if len(imps) == 0 {
+		return nil
+	}
+	listed, names := map[string]bool{}, map[string]bool{}
+	for _, imp := range imps {
+		m, err := parseLegacyManifest(imp.Manifest)
+		if err != nil {
+			return nil // the import says why
+		}
+		for _, f := range m.Files {
+			names[f.Name] = true
+			for _, c := range f.Chunks {
+				listed[c.Name] = true
+			}
+		}
+	}
+	var stray []string
+	for name := range imps[0].Parts {
+		if !listed[name] && strings.HasSuffix(name, ".bin") {
+			stray = append(stray, name)
+		}
+	}
+	sort.Strings(stray)
+	if len(stray) > 0 {
+		imps[0].Notes = append(imps[0].Notes, fmt.Sprintf("%d .bin %s that no manifest lists, left out: %s",
+			len(stray), plural(len(stray), "file", "files"), someNames(stray)))
+	}
+	if card == nil {
+		return nil
+	}
+	least := len(listed) + len(imps)
+	switch {
+	case card.Chunks >= 0 && card.Chunks < least:
+		return fmt.Errorf("%w: its card counts %d files (chunk_count), fewer than the %d chunks and %d %s in its thread",
+			ErrLegacyFormat, card.Chunks, len(listed), len(imps), plural(len(imps), "manifest", "manifests"))
+	case card.Status != index.StatusSuccess:
+		return nil // an upload that failed part way counted files it never posted
+	case card.Chunks > least+len(stray):
+		return fmt.Errorf("%w: its card counts %d files (chunk_count), its thread holds %d (%d chunks its manifests list, %d %s, %d other .bin)",
+			ErrLegacyFormat, card.Chunks, least+len(stray), len(listed), len(imps), plural(len(imps), "manifest", "manifests"), len(stray))
+	case card.Files >= 0 && card.Files != len(names):
+		return fmt.Errorf("%w: its card counts %d files (file_count), its %s list %d",
+			ErrLegacyFormat, card.Files, plural(len(imps), "manifest", "manifests"), len(names))
+	}
+	if card.Uploaded == nil {
+		return nil
+	}
+	up := map[string]bool{}
+	for _, n := range card.Uploaded {
+		up[n] = true
+	}
+	var notOnCard, notInThread []string
+	for _, imp := range imps {
+		if !up[imp.ManifestName] {
+			notOnCard = append(notOnCard, imp.ManifestName)
+		}
+	}
+	for n := range listed {
+		if !up[n] {
+			notOnCard = append(notOnCard, n)
+		}
+	}
+	for n := range up {
+		if _, held := imps[0].Parts[n]; !held && !listed[n] && !IsLegacyManifestName(n) {
+			notInThread = append(notInThread, n)
+		}
+	}
+	sort.Strings(notOnCard)
+	sort.Strings(notInThread)
+	switch {
+	case len(notOnCard) > 0:
+		return fmt.Errorf("%w: its card's uploaded_files does not name %d of the files its thread's manifests list: %s",
+			ErrLegacyFormat, len(notOnCard), someNames(notOnCard))
+	case len(notInThread) > 0:
+		return fmt.Errorf("%w: its card's uploaded_files names %d files neither its thread nor its manifests hold: %s",
+			ErrLegacyFormat, len(notInThread), someNames(notInThread))
+	}
+	return nil
+}
+
+// someNames lists up to three names.
+func someNames(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // ErrLegacyImported is returned by ImportLegacy for an archive already in the index.
