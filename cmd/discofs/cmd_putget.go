@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/discofs/discofs/vault"
 )
@@ -11,8 +12,13 @@ import (
 func init() {
 	register("put", command{
 		summary: "archive files and folders; prints the new archive's ID last",
-		usage:   "[--name NAME | --archive ID] [--card-names] [--json] PATH... | --sliced OUTDIR",
+		usage:   "[--name NAME | --archive ID] [--card-names] [--json] PATH... | --sliced OUTDIR [--sliced-passphrase-file FILE]",
 		run:     runPut,
+	})
+	register("resume", command{
+		summary: "finish puts that were interrupted: archive their sources again into the same archives",
+		usage:   "[--list] [ARCHIVE]",
+		run:     runResume,
 	})
 	register("get", command{
 		summary: "restore an archive, or one file or folder of it",
@@ -30,8 +36,9 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&archive, "archive", "", "add to this archive (ID or name) instead of making a new one")
 	fs.BoolVar(&cardNames, "card-names", false, "show file names on the archive card (they are otherwise only in the encrypted manifest)")
 	fs.BoolVar(&asJSON, "json", false, "print the archive as JSON")
-	var sliced string
+	var sliced, slicedPass string
 	fs.StringVar(&sliced, "sliced", "", "add the archives of this sliced folder (see 'discofs slice')")
+	fs.StringVar(&slicedPass, "sliced-passphrase-file", "", "read the sliced folder's passphrase from this file (default $"+envSlicedPassphrase+", else the vault's, else a prompt)")
 	args, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -40,7 +47,10 @@ func runPut(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 || name != "" || archive != "" {
 			return usagef("--sliced takes no paths, --name or --archive")
 		}
-		return runPutSliced(ctx, e, &c, sliced) // cmd_slice.go
+		return runPutSliced(ctx, e, &c, sliced, slicedPass) // cmd_slice.go
+	}
+	if slicedPass != "" {
+		return usagef("--sliced-passphrase-file goes with --sliced")
 	}
 	if err := needArgs(args, 1, -1); err != nil {
 		return err
@@ -66,6 +76,60 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "%s: %d files, %s, %s newly stored\n", a.Name, a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(prog.Stored.Load()))
 	fmt.Fprintln(e.stdout, vault.FormatID(a.ID))
 	return nil
+}
+
+// runResume resumes the puts a killed process or a failed store left unfinished, or lists
+// them. Chunks they stored are not stored again.
+func runResume(ctx context.Context, e *env, args []string) error {
+	var c common
+	var list bool
+	fs := newFlags("resume", e, &c)
+	fs.BoolVar(&list, "list", false, "only list the interrupted puts and their sources")
+	return c.withVault(ctx, e, fs, args, 0, 1, func(v *opened, args []string) error {
+		var todo []vault.Interrupted
+		if len(args) == 1 {
+			it, err := v.FindInterrupted(args[0])
+			if err != nil {
+				return err
+			}
+			todo = append(todo, it)
+		} else {
+			var err error
+			if todo, err = v.Interrupted(); err != nil {
+				return err
+			}
+		}
+		if len(todo) == 0 {
+			fmt.Fprintln(e.stdout, "no interrupted put to resume")
+			return nil
+		}
+		failed := 0
+		for _, it := range todo {
+			what := fmt.Sprintf("%s %s (from %s)", vault.FormatID(it.Archive.ID), it.Archive.Name, strings.Join(it.Paths, ", "))
+			if list {
+				fmt.Fprintln(e.stdout, what)
+				continue
+			}
+			var prog vault.Progress
+			stop := showProgress(e.stderr, "resuming", &prog)
+			a, err := v.Resume(ctx, it, &prog)
+			stop()
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				failed++
+				fmt.Fprintf(e.stderr, "discofs resume: %s: %s\n", vault.FormatID(it.Archive.ID), oneLine(err.Error()))
+				continue
+			}
+			fmt.Fprintf(e.stdout, "resumed %s %s: %d files, %s, %s newly stored\n", vault.FormatID(a.ID), a.Name, a.Files,
+				vault.HumanBytes(a.Size), vault.HumanBytes(prog.Stored.Load()))
+		}
+		if failed > 0 {
+			return exitError{exitFailure}
+		}
+		return nil
+	})
 }
 
 func runGet(ctx context.Context, e *env, args []string) error {
