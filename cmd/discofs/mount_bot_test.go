@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/discofs/discofs/discord/emulator"
 	"github.com/discofs/discofs/discord/emulator/emulatortest"
@@ -39,18 +40,35 @@ func TestMountWithBot(t *testing.T) {
 	}
 	c.ok("sync", "--timeout", "60s")
 
-	body, _ := json.Marshal(map[string]any{"user_id": info.MemberID, "command": "status", "settle_ms": 200})
-	resp, err := http.Post(info.API+"/_emulator/interactions", "application/json", bytes.NewReader(body))
-	if err != nil {
+	if got := askBot(t, info, "status", nil); !strings.Contains(got, "Archives: 1") || !strings.Contains(got, "Writeback queue") ||
+		!strings.Contains(got, "Read cache:") || !strings.Contains(got, "Store: ") {
+		t.Errorf("/status beside the mount: %s", got)
+	}
+
+	// An upload that fails (the store's packs folder is not a folder) is retried by /resume
+	// once the store is back, without waiting out its backoff.
+	packs := filepath.Join(c.home, "store", "packs")
+	if err := os.Rename(packs, packs+".away"); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var m struct{ Content string }
-	if json.Unmarshal(out, &m) != nil || !strings.Contains(m.Content, "Archives: 1") || !strings.Contains(m.Content, "Writeback queue") ||
-		!strings.Contains(m.Content, "Read cache:") || !strings.Contains(m.Content, "Store: ") {
-		t.Errorf("/status beside the mount: %d %s", resp.StatusCode, out)
+	if err := os.WriteFile(packs, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
+	more := []byte("written while the store was down\n")
+	if err := os.WriteFile(filepath.Join(mnt, "notes", "b.txt"), more, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitBot(t, info, "status", "1 failed")
+	if err := os.Remove(packs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(packs+".away", packs); err != nil {
+		t.Fatal(err)
+	}
+	if got := askBot(t, info, "resume", nil); !strings.Contains(got, "Re-queued 1 file(s) of the writeback queue") {
+		t.Errorf("/resume beside the mount: %s", got)
+	}
+	waitBot(t, info, "status", "Writeback queue: 0 files")
 
 	if err := d.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -67,4 +85,37 @@ func TestMountWithBot(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the file copied into the mount reads back wrong: %v", err)
 	}
+	if got, err := os.ReadFile(filepath.Join(dest, "b.txt")); err != nil || !bytes.Equal(got, more) {
+		t.Fatalf("the file resumed reads back wrong: %q %v", got, err)
+	}
+}
+
+// askBot runs a slash command as the emulator's member and returns the bot's settled
+// answer.
+func askBot(t *testing.T, info emulator.Info, command string, options map[string]any) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"user_id": info.MemberID, "command": command, "options": options, "settle_ms": 200})
+	resp, err := http.Post(info.API+"/_emulator/interactions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var m struct{ Content string }
+	if json.Unmarshal(out, &m) != nil {
+		t.Fatalf("/%s: %d %s", command, resp.StatusCode, out)
+	}
+	return m.Content
+}
+
+// waitBot asks the bot command until its answer holds want.
+func waitBot(t *testing.T, info emulator.Info, command, want string) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got = askBot(t, info, command, nil); strings.Contains(got, want) {
+			return
+		}
+	}
+	t.Fatalf("/%s never said %q; last: %s", command, want, got)
 }
