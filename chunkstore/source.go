@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // Every store and wrapper in this package keeps the whole contract.
@@ -27,12 +26,6 @@ var (
 // until Put returns.
 func BytesSource(b []byte) Source {
 	return &readSeekSource{rs: bytes.NewReader(b), n: int64(len(b))}
-}
-
-// FileSource is a Source over n bytes of f starting at off. It reads with ReadAt, so it does
-// not move f's offset and several sources may share one file; it does not close f.
-func FileSource(f *os.File, off, n int64) Source {
-	return &readSeekSource{rs: io.NewSectionReader(f, off, n), n: n}
 }
 
 type readSeekSource struct {
