@@ -65,10 +65,13 @@ type BotConfig struct {
 	// archives imported by `migrate-legacy` record it, so later reads of their chunks go
 	// to the same API.
 	API string
-	// Notify shows a desktop notification on the host when an upload finishes, and
-	// InhibitSleep keeps the host awake while uploads run; each is skipped silently when
+	// Notify shows a desktop notification on the host when an upload or resume finishes,
+	// and InhibitSleep keeps the host awake while they run; each is skipped silently when
 	// the host has no tool for it.
 	Notify, InhibitSleep bool
+	// Host, when set, is shared with a mount's queue (see Host.WatchQueue); the bot then
+	// leaves closing it to its owner.
+	Host *Host
 }
 
 // Bot manages a vault from Discord: slash commands, `!` prefix commands and confirmation
@@ -86,6 +89,7 @@ type Bot struct {
 	// connects and resumes count gateway connections and resumed sessions, for status.
 	connects, resumes atomic.Int64
 	host              *host
+	ownHost           bool // made by NewBot: Run closes it
 
 	// ctx is Run's context; operations started by commands run on it, so they end with
 	// the bot and never with a Discord request.
@@ -112,8 +116,13 @@ func NewBot(session *discordgo.Session, v *vault.Vault, cfg BotConfig, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Bot{s: session, v: v, cfg: cfg, log: log, ready: make(chan struct{}),
-		pending: map[string]*confirmation{}, host: newHost(log)}
+	b := &Bot{s: session, v: v, cfg: cfg, log: log, ready: make(chan struct{}), pending: map[string]*confirmation{}}
+	if cfg.Host != nil {
+		b.host = cfg.Host.h
+	} else {
+		b.host, b.ownHost = newHost(log), true
+	}
+	return b
 }
 
 // ack answers an interaction with its first response.
@@ -150,7 +159,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 		b.mu.Unlock()
 		b.work.Wait()
-		b.host.close()
+		if b.ownHost {
+			b.host.close()
+		}
 	}()
 	if err := b.register(); err != nil {
 		return err

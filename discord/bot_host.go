@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/discofs/discofs/index"
+	"github.com/discofs/discofs/vault"
 )
 
 // host is what the bot does on the machine it runs on beyond the vault: desktop
@@ -125,4 +129,94 @@ func (h *host) notify(on bool, title, body string) {
 // appleString quotes s as an AppleScript string literal, so a file name cannot run code.
 func appleString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// Host is the machine a bot or a mount runs on, for notifications and sleep inhibition; a
+// bot and a mount in one process share one, so one inhibitor covers both.
+type Host struct{ h *host }
+
+// NewHost finds the host's tools when they are first needed.
+func NewHost(log *slog.Logger) *Host {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Host{h: newHost(log)}
+}
+
+// Close ends the inhibitor, if one still runs.
+func (h *Host) Close() { h.h.close() }
+
+// QueueWatch says what WatchQueue watches and does.
+type QueueWatch struct {
+	Vault  *vault.Vault
+	Status func() vault.WritebackStatus
+	// Notify shows a notification for each archive the queue commits; InhibitSleep keeps
+	// the host awake while the queue has files to upload or commit (failed ones, waiting
+	// out their backoff, aside).
+	Notify, InhibitSleep bool
+	// Every is how often the queue is looked at (1 s when zero).
+	Every time.Duration
+}
+
+// WatchQueue applies q to a mount's writeback queue until ctx ends. A commit shows one
+// notification per archive, however many files it holds; the queue commits an archive
+// once it has stayed unchanged a while, so a long copy notifies once at its end.
+func (h *Host) WatchQueue(ctx context.Context, q QueueWatch) {
+	if !q.Notify && !q.InhibitSleep {
+		return
+	}
+	if q.Every <= 0 {
+		q.Every = time.Second
+	}
+	gens := map[string]uint64{}
+	seen := func() []index.Archive {
+		list, err := q.Vault.Archives()
+		if err != nil {
+			h.h.log.Debug("queue watch: cannot list archives", "err", err)
+			return nil
+		}
+		var changed []index.Archive
+		for _, a := range list {
+			if g, ok := gens[a.ID]; !ok || a.Generation > g {
+				changed = append(changed, a)
+			}
+			gens[a.ID] = a.Generation
+		}
+		return changed
+	}
+	seen()
+	var commits int64 = -1
+	release := func() {}
+	defer func() { release() }()
+	busy := false
+	t := time.NewTicker(q.Every)
+	defer t.Stop()
+	for {
+		s := q.Status()
+		if commits >= 0 && s.Commits > commits && q.Notify {
+			for _, a := range seen() {
+				h.h.notify(true, "discofs: archive committed", fmt.Sprintf("%s %s: %d files, %s",
+					vault.FormatID(a.ID), a.Name, a.Files, vault.HumanBytes(a.Size)))
+			}
+		} else if s.Commits != commits {
+			seen() // archives made meanwhile by others (a bot's upload) are not the queue's
+		}
+		commits = s.Commits
+		if q.InhibitSleep {
+			if now := s.Files > s.Failed || s.Uploading > 0; now != busy {
+				busy = now
+				if busy {
+					release = h.h.inhibit(true)
+				} else {
+					release()
+					release = func() {}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

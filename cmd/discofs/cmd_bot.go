@@ -17,7 +17,7 @@ import (
 func init() {
 	register("bot", command{
 		summary: "run the Discord bot that manages the vault",
-		usage:   "[--discord-api URL] [--channel ID] [--allow USER_OR_ROLE_ID,...] [--download-dir DIR] [--token-file F] [--legacy-passphrase-file F] [--notify] [--no-prefix]",
+		usage:   "[--discord-api URL] [--channel ID] [--allow USER_OR_ROLE_ID,...] [--download-dir DIR] [--token-file F] [--legacy-passphrase-file F] [--notify] [--inhibit-sleep] [--no-prefix]",
 		run:     runBot,
 	})
 }
@@ -27,13 +27,15 @@ func init() {
 type botFlags struct {
 	api, channel, allow, downloadDir, tokenFile string
 	legacyPassFile                              string
-	notify, noPrefix                            bool
+	notify, inhibitSleep, noPrefix              bool
 	// queue is the writeback queue of a mount in the same process, for the bot's status;
 	// retry makes its failed uploads due now, for the bot's resume.
 	queue func() vault.WritebackStatus
 	retry func(archive string) int
 	// health describes the store's requests, for the bot's status.
 	health func() string
+	// host is shared with the mount's queue watcher, so one inhibitor covers both.
+	host *discord.Host
 }
 
 // addBotFlags puts the bot's flags on a command's flag set.
@@ -44,7 +46,8 @@ func addBotFlags(fs *flag.FlagSet, bf *botFlags) {
 	fs.StringVar(&bf.downloadDir, "download-dir", "", "folder where the download command restores archives (default: downloads are off)")
 	fs.StringVar(&bf.tokenFile, "token-file", "", "read the bot token from this file (default: the vault's token file, else $DISCORD_BOT_TOKEN)")
 	fs.StringVar(&bf.legacyPassFile, "legacy-passphrase-file", "", "read the v3.1 passphrase for the migrate-legacy command from this file (default $"+envLegacyKey+"; without either, migrate-legacy is off)")
-	fs.BoolVar(&bf.notify, "notify", false, "desktop notification when an upload finishes, and no sleep while uploads run")
+	fs.BoolVar(&bf.notify, "notify", false, "desktop notification on this host when an upload or a commit of the mount finishes (notify-send or osascript)")
+	fs.BoolVar(&bf.inhibitSleep, "inhibit-sleep", false, "keep this host awake while uploads run (systemd-inhibit or caffeinate)")
 	fs.BoolVar(&bf.noPrefix, "no-prefix", false, "slash commands only: do not ask for the MESSAGE_CONTENT intent")
 }
 
@@ -132,7 +135,7 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 
 // config turns the flags into the bot's config; the channel defaults to the vault's own.
 func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
-	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.notify, Queue: bf.queue, Retry: bf.retry, Health: bf.health}
+	cfg := discord.BotConfig{ChannelID: bf.channel, NoPrefix: bf.noPrefix, Notify: bf.notify, InhibitSleep: bf.inhibitSleep, Host: bf.host, Queue: bf.queue, Retry: bf.retry, Health: bf.health}
 	if cfg.ChannelID == "" {
 		cfg.ChannelID, _ = strings.CutPrefix(vc.Store, "discord:")
 		if !strings.HasPrefix(vc.Store, "discord:") {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/discofs/discofs/discord"
 	dfs "github.com/discofs/discofs/fs"
 	"github.com/discofs/discofs/vault"
 )
@@ -19,7 +20,7 @@ import (
 func init() {
 	register("mount", command{
 		summary: "show the vault as a filesystem until unmounted or interrupted",
-		usage:   "[--daemon] [--read-only] [--allow-other] [--no-passthrough] [--debug] [--cache-size SIZE] [--memory-cache SIZE] [--metrics-addr HOST:PORT] [--bot [bot flags]] MOUNTPOINT",
+		usage:   "[--daemon] [--read-only] [--allow-other] [--no-passthrough] [--debug] [--cache-size SIZE] [--memory-cache SIZE] [--metrics-addr HOST:PORT] [--notify] [--inhibit-sleep] [--bot [bot flags]] MOUNTPOINT",
 		run:     runMount,
 	})
 	register("unmount", command{
@@ -99,10 +100,24 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		if wb, err = v.StartWriteback(vault.WritebackOptions{}); err != nil {
 			return err
 		}
+		for _, msg := range wb.Recovered() {
+			fmt.Fprintf(e.stderr, "discofs mount: %s\n", msg)
+		}
 		defer closeQueue(e, wb)
 		opts.Writer = wb
 		bf.queue = wb.Status
 		bf.retry = wb.RetryFailed
+		if bf.notify || bf.inhibitSleep {
+			bf.host = discord.NewHost(log)
+			defer bf.host.Close()
+			wctx, stopWatch := context.WithCancel(ctx)
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				bf.host.WatchQueue(wctx, discord.QueueWatch{Vault: v.Vault, Status: wb.Status, Notify: bf.notify, InhibitSleep: bf.inhibitSleep})
+			}()
+			defer func() { stopWatch(); <-watched }()
+		}
 	}
 	// The mount holds the index: `discofs status` and `sync` ask it.
 	paths, err := c.paths(e)

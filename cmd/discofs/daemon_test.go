@@ -23,7 +23,7 @@ type daemon struct {
 func (c *cli) startDaemon(ready string, args ...string) (d *daemon, ok bool) {
 	c.t.Helper()
 	d = &daemon{Cmd: exec.Command(binary, args...), drained: make(chan struct{})}
-	d.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
+	d.Env = append(append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass), c.env...)
 	stderr, err := d.StderrPipe()
 	if err != nil {
 		c.t.Fatal(err)

@@ -38,6 +38,7 @@ type cli struct {
 	t    *testing.T
 	home string
 	pass string
+	env  []string // more environment for daemons (startDaemon)
 }
 
 type result struct {
