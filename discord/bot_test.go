@@ -33,11 +33,20 @@ type botHarness struct {
 	logs  *syncBuffer
 }
 
-// slowStore delays every Put so that operations last long enough to show progress.
+// slowStore delays every Put (by delay) and Load (by loadDelay) so that operations last
+// long enough to show progress.
 type slowStore struct {
 	chunkstore.Store
-	mu    sync.Mutex
-	delay time.Duration
+	mu               sync.Mutex
+	delay, loadDelay time.Duration
+}
+
+func (s *slowStore) Load(ctx context.Context, ref chunkstore.Ref, length int, offset int64, fn func(io.Reader) error) error {
+	s.mu.Lock()
+	d := s.loadDelay
+	s.mu.Unlock()
+	time.Sleep(d)
+	return s.Store.Load(ctx, ref, length, offset, fn)
 }
 
 func (s *slowStore) Put(ctx context.Context, h chunkstore.Handle, src chunkstore.Source) (chunkstore.Object, error) {
