@@ -21,6 +21,17 @@ type Config struct {
 	// a secret.
 	StoreOptions map[string]string `json:"store_options,omitempty"`
 	Key          WrappedKey        `json:"key"`
+	// Bot holds the Discord bot's settings; its command-line flags override them.
+	Bot *BotSettings `json:"bot,omitempty"`
+}
+
+// BotSettings are the bot's settings kept in config.json (`discofs bot --save`).
+type BotSettings struct {
+	// Allow lists the user and role IDs that may use the bot; empty means the guild owner
+	// and administrators.
+	Allow []string `json:"allow,omitempty"`
+	// DownloadDir is where `download` restores archives; empty turns downloads off.
+	DownloadDir string `json:"download_dir,omitempty"`
 }
 
 // Paths are the local directories of one vault.

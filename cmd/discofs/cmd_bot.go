@@ -17,7 +17,7 @@ import (
 func init() {
 	register("bot", command{
 		summary: "run the Discord bot that manages the vault",
-		usage:   "[--discord-api URL] [--channel ID] [--allow USER_OR_ROLE_ID,...] [--download-dir DIR] [--token-file F] [--legacy-passphrase-file F] [--notify] [--inhibit-sleep] [--no-prefix]",
+		usage:   "[--discord-api URL] [--channel ID] [--allow USER_OR_ROLE_ID,...] [--download-dir DIR] [--save] [--token-file F] [--legacy-passphrase-file F] [--notify] [--inhibit-sleep] [--no-prefix]",
 		run:     runBot,
 	})
 }
@@ -27,7 +27,7 @@ func init() {
 type botFlags struct {
 	api, channel, allow, downloadDir, tokenFile string
 	legacyPassFile                              string
-	notify, inhibitSleep, noPrefix              bool
+	notify, inhibitSleep, noPrefix, save        bool
 	// queue is the writeback queue of a mount in the same process, for the bot's status;
 	// retry makes its failed uploads due now, for the bot's resume.
 	queue func() vault.WritebackStatus
@@ -36,6 +36,8 @@ type botFlags struct {
 	health func() string
 	// host is shared with the mount's queue watcher, so one inhibitor covers both.
 	host *discord.Host
+	// home is the --home flag, where --save writes.
+	home string
 }
 
 // addBotFlags puts the bot's flags on a command's flag set.
@@ -49,6 +51,7 @@ func addBotFlags(fs *flag.FlagSet, bf *botFlags) {
 	fs.BoolVar(&bf.notify, "notify", false, "desktop notification on this host when an upload or a commit of the mount finishes (notify-send or osascript)")
 	fs.BoolVar(&bf.inhibitSleep, "inhibit-sleep", false, "keep this host awake while uploads run (systemd-inhibit or caffeinate)")
 	fs.BoolVar(&bf.noPrefix, "no-prefix", false, "slash commands only: do not ask for the MESSAGE_CONTENT intent")
+	fs.BoolVar(&bf.save, "save", false, "keep --allow and --download-dir in the vault's config, for later runs without them")
 }
 
 func runBot(ctx context.Context, e *env, args []string) error {
@@ -63,6 +66,7 @@ func runBot(ctx context.Context, e *env, args []string) error {
 	if err := needArgs(pos, 0, 0); err != nil {
 		return err
 	}
+	bf.home = c.home
 	o, err := c.openVault(ctx, e, false)
 	if err != nil {
 		return err
@@ -89,6 +93,11 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 	cfg, err := bf.config(v.Config())
 	if err != nil {
 		return nil, err
+	}
+	if bf.save {
+		if err := saveBotSettings(e, bf, &cfg); err != nil {
+			return nil, err
+		}
 	}
 	opts := map[string]string{}
 	for k, val := range v.Config().StoreOptions {
@@ -142,7 +151,16 @@ func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
 			return cfg, usagef("this vault is not kept in Discord: give the bot's --channel ID")
 		}
 	}
-	for _, id := range strings.Split(bf.allow, ",") {
+	allow, downloadDir := bf.allow, bf.downloadDir
+	if vc.Bot != nil {
+		if allow == "" {
+			allow = strings.Join(vc.Bot.Allow, ",")
+		}
+		if downloadDir == "" {
+			downloadDir = vc.Bot.DownloadDir
+		}
+	}
+	for _, id := range strings.Split(allow, ",") {
 		if id = strings.TrimSpace(id); id == "" {
 			continue
 		}
@@ -151,8 +169,8 @@ func (bf *botFlags) config(vc *vault.Config) (discord.BotConfig, error) {
 		}
 		cfg.Allow = append(cfg.Allow, id)
 	}
-	if bf.downloadDir != "" {
-		abs, err := filepath.Abs(bf.downloadDir)
+	if downloadDir != "" {
+		abs, err := filepath.Abs(downloadDir)
 		if err != nil {
 			return cfg, err
 		}
@@ -180,4 +198,24 @@ func storeHealth(o *opened) func() string {
 		}
 		return fmt.Sprintf("Store: %d requests answered, %d failed or retried (%d rate-limited)", by["ok"], failed, limited)
 	}
+}
+
+// saveBotSettings keeps the bot's allowlist and download folder in config.json.
+func saveBotSettings(e *env, bf *botFlags, cfg *discord.BotConfig) error {
+	var c common
+	c.home = bf.home
+	paths, err := c.paths(e)
+	if err != nil {
+		return err
+	}
+	vc, err := vault.LoadConfig(paths)
+	if err != nil {
+		return err
+	}
+	vc.Bot = &vault.BotSettings{Allow: cfg.Allow, DownloadDir: cfg.DownloadDir}
+	if err := vault.SaveConfig(paths, vc); err != nil {
+		return fmt.Errorf("save the bot's settings: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "discofs: the bot's allowlist (%d IDs) and download folder are kept in the vault's config\n", len(cfg.Allow))
+	return nil
 }

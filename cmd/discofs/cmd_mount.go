@@ -64,6 +64,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	if err := needArgs(args, 1, 1); err != nil {
 		return err
 	}
+	bf.home = c.home
 	mnt, err := filepath.Abs(args[0])
 	if err != nil {
 		return err
