@@ -293,7 +293,13 @@ func cmdInfo(c *call) (answer, error) {
 			fmt.Fprintf(&sb, "\n• `%s` %s", clip(n.Path, 80), vault.HumanBytes(n.Size))
 		}
 	}
-	return fit(sb.String(), "info.txt"), nil
+	ans := fit(sb.String(), "info.txt")
+	card, err := c.b.v.Card(&a)
+	if err != nil {
+		return answer{}, err
+	}
+	ans.embeds = []*discordgo.MessageEmbed{cardEmbed(card, "")}
+	return ans, nil
 }
 
 func sizeOf(n index.Node) string {

@@ -66,6 +66,26 @@ func TestBotEveryCommandAllowed(t *testing.T) {
 			}
 		}
 	}
+	// info shows the archive's card as the channel has it, beside the tree summary.
+	a, err := h.v.Resolve(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := h.v.Card(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cardEmbed(card, "")
+	got := h.final(t, h.invoke(t, owner, "info", map[string]any{"archive": docs}), "Tree:").Embeds
+	if len(got) != 1 || got[0].Title != want.Title || got[0].Color != want.Color || len(got[0].Fields) != len(want.Fields) {
+		t.Fatalf("info's card: %+v, want %+v", got, want)
+	}
+	for i, f := range want.Fields {
+		if got[0].Fields[i].Name != f.Name || got[0].Fields[i].Value != f.Value {
+			t.Errorf("info's card field %d: %+v, want %+v", i, got[0].Fields[i], f)
+		}
+	}
+
 	restored, err := os.ReadFile(filepath.Join(h.bot.cfg.DownloadDir, safeName(strings.TrimPrefix(photos, "#")+" photos"), "sub", "c", "d.txt"))
 	if err != nil || string(restored) != "deep" {
 		t.Errorf("downloaded file: %q %v", restored, err)

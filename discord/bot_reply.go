@@ -20,6 +20,8 @@ type answer struct {
 	file, name string
 	// buttons replaces the reply's buttons; nil keeps none.
 	buttons []discordgo.MessageComponent
+	// embeds replaces the reply's embeds; nil keeps none.
+	embeds []*discordgo.MessageEmbed
 	// private shows a slash reply to its user only (ignored for prefix commands, whose
 	// reply is an ordinary message).
 	private bool
@@ -59,12 +61,9 @@ func (r *slashReply) update(a answer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	files := a.files()
-	buttons := a.buttons
-	if buttons == nil {
-		buttons = []discordgo.MessageComponent{}
-	}
+	buttons, embeds := a.parts()
 	if !r.acked {
-		data := &discordgo.InteractionResponseData{Content: a.text, Files: files, Components: buttons}
+		data := &discordgo.InteractionResponseData{Content: a.text, Files: files, Components: buttons, Embeds: embeds}
 		if a.private {
 			data.Flags = discordgo.MessageFlagsEphemeral
 		}
@@ -72,7 +71,7 @@ func (r *slashReply) update(a answer) error {
 		r.acked = err == nil
 		return err
 	}
-	edit := &discordgo.WebhookEdit{Content: &a.text, Components: &buttons, Files: files}
+	edit := &discordgo.WebhookEdit{Content: &a.text, Components: &buttons, Embeds: &embeds, Files: files}
 	if files == nil {
 		edit.Attachments = &[]*discordgo.MessageAttachment{} // an old page's file goes
 	}
@@ -96,13 +95,10 @@ func (r *prefixReply) working() error {
 func (r *prefixReply) update(a answer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	buttons := a.buttons
-	if buttons == nil {
-		buttons = []discordgo.MessageComponent{}
-	}
+	buttons, embeds := a.parts()
 	if r.id == "" {
 		m, err := r.b.s.ChannelMessageSendComplex(r.channelID, &discordgo.MessageSend{
-			Content: a.text, Files: a.files(), Components: buttons,
+			Content: a.text, Files: a.files(), Components: buttons, Embeds: embeds,
 			Reference:       &discordgo.MessageReference{MessageID: r.to, ChannelID: r.channelID},
 			AllowedMentions: &discordgo.MessageAllowedMentions{},
 		})
@@ -113,12 +109,26 @@ func (r *prefixReply) update(a answer) error {
 	}
 	edit := discordgo.NewMessageEdit(r.channelID, r.id).SetContent(a.text)
 	edit.Components = &buttons
+	edit.Embeds = &embeds
 	edit.Files = a.files()
 	if edit.Files == nil {
 		edit.Attachments = &[]*discordgo.MessageAttachment{}
 	}
 	_, err := r.b.s.ChannelMessageEditComplex(edit)
 	return err
+}
+
+// parts are the answer's buttons and embeds, empty rather than nil: an edit sends them
+// always, so those of an earlier state go.
+func (a answer) parts() ([]discordgo.MessageComponent, []*discordgo.MessageEmbed) {
+	buttons, embeds := a.buttons, a.embeds
+	if buttons == nil {
+		buttons = []discordgo.MessageComponent{}
+	}
+	if embeds == nil {
+		embeds = []*discordgo.MessageEmbed{}
+	}
+	return buttons, embeds
 }
 
 func (a answer) files() []*discordgo.File {

@@ -83,6 +83,15 @@ func (v *Vault) saveCard(ctx context.Context, a *index.Archive, nodes []index.No
 	if v.catalog == nil {
 		return nil
 	}
+	if err := v.catalog.SaveCard(ctx, cardOf(a, v.cardNames(nodes))); err != nil {
+		return fmt.Errorf("archive %s: write card: %w", FormatID(a.ID), err)
+	}
+	a.CardStale = false
+	return v.idx.PutArchive(*a)
+}
+
+// cardNames are the file names a card lists: none unless the vault shows names on cards.
+func (v *Vault) cardNames(nodes []index.Node) []string {
 	var names []string
 	if v.opts.CardNames {
 		for _, n := range nodes {
@@ -91,11 +100,19 @@ func (v *Vault) saveCard(ctx context.Context, a *index.Archive, nodes []index.No
 			}
 		}
 	}
-	if err := v.catalog.SaveCard(ctx, cardOf(a, names)); err != nil {
-		return fmt.Errorf("archive %s: write card: %w", FormatID(a.ID), err)
+	return names
+}
+
+// Card renders archive a's card as the store shows it.
+func (v *Vault) Card(a *index.Archive) (*Card, error) {
+	var nodes []index.Node
+	if v.opts.CardNames {
+		var err error
+		if nodes, err = v.treeNodes(a.ID); err != nil {
+			return nil, err
+		}
 	}
-	a.CardStale = false
-	return v.idx.PutArchive(*a)
+	return cardOf(a, v.cardNames(nodes)), nil
 }
 
 // putNewTree gives nodes fresh inode numbers and writes them into archive in one batch.
