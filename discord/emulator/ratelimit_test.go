@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -38,7 +39,7 @@ func rawREST(t *testing.T, srv *Server, token, method, path, body string) (*http
 
 func TestRouteBucketHeadersAnd429(t *testing.T) {
 	t.Parallel()
-	srv, _ := start(t, func(c *Config) {
+	srv, sess := start(t, func(c *Config) {
 		c.DisableRouteLimits = false
 		c.RouteLimits = map[string]RouteLimit{RouteMessageCreate: {Requests: 2, Per: 400 * time.Millisecond}}
 	})
@@ -59,6 +60,12 @@ func TestRouteBucketHeadersAnd429(t *testing.T) {
 	}
 	rawREST(t, srv, info.Token, "POST", path, `{"content":"2"}`)
 	resp, body := rawREST(t, srv, info.Token, "POST", path, `{"content":"3"}`)
+	// discordgo sees the same 429 when told not to wait it out.
+	_, err = sess.ChannelMessageSend(info.ChannelID, "4", discordgo.WithRetryOnRatelimit(false))
+	var rle *discordgo.RateLimitError
+	if !errors.As(err, &rle) || rle.RetryAfter <= 0 || rle.RetryAfter > 400*time.Millisecond || rle.Message != "You are being rate limited." {
+		t.Fatalf("discordgo without retries: %v", err)
+	}
 	if resp.StatusCode != 429 || resp.Header.Get("X-RateLimit-Scope") != "user" || body["global"] != false {
 		t.Fatalf("third: %d %v %v", resp.StatusCode, resp.Header, body)
 	}
@@ -102,6 +109,20 @@ func TestRouteBucketHeadersAnd429(t *testing.T) {
 	if limited.Load() == 0 {
 		t.Fatal("no 429 was met")
 	}
+
+	// discordgo's own bucket reads the headers: after one message in a
+	// fresh window of a 2-request bucket, one is left.
+	time.Sleep(450 * time.Millisecond)
+	fresh, err := srv.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.ChannelMessageSend(info.ChannelID, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if b := fresh.Ratelimiter.GetBucket(discordgo.EndpointChannelMessages(info.ChannelID)); b.Remaining != 1 {
+		t.Fatalf("discordgo's bucket has %d left, want 1", b.Remaining)
+	}
 }
 
 func TestGlobalLimit(t *testing.T) {
@@ -122,6 +143,12 @@ func TestGlobalLimit(t *testing.T) {
 	}
 	if global.Header.Get("X-RateLimit-Global") != "true" || global.Header.Get("X-RateLimit-Scope") != "global" || body["global"] != true {
 		t.Fatalf("global 429: %v %v", global.Header, body)
+	}
+	// The bucket is the token's, whatever the route: discordgo meets it on
+	// another endpoint when told not to wait.
+	var rle *discordgo.RateLimitError
+	if _, err := sess.Channel(info.ChannelID, discordgo.WithRetryOnRatelimit(false)); !errors.As(err, &rle) || rle.RetryAfter <= 0 || rle.RetryAfter > time.Second {
+		t.Fatalf("discordgo under the global limit: %v", err)
 	}
 	// discordgo waits out the global limit.
 	for range 7 {
@@ -149,11 +176,103 @@ func TestInvalidRequestBan(t *testing.T) {
 		t.Fatalf("banned client got %d %v", resp.StatusCode, body)
 	}
 	// discordgo waits out the ban and gets through.
+	_, err := sess.User("@me", discordgo.WithRetryOnRatelimit(false))
+	var rle *discordgo.RateLimitError
+	if !errors.As(err, &rle) || rle.Message != banMessage || rle.RetryAfter <= 0 {
+		t.Fatalf("discordgo during the ban: %v", err)
+	}
+	// discordgo waits out the ban and gets through.
 	start := time.Now()
 	if _, err := sess.User("@me"); err != nil {
 		t.Fatal(err)
 	}
 	if time.Since(start) < 100*time.Millisecond {
 		t.Fatal("the ban did not hold the request back")
+	}
+}
+
+// banned reports whether a good request meets the invalid-request ban.
+func banned(t *testing.T, srv *Server) bool {
+	t.Helper()
+	resp, body := rawREST(t, srv, srv.Info().Token, "GET", "/users/@me", "")
+	return resp.StatusCode == 429 && body["message"] == banMessage
+}
+
+// TestBanCounts403And429 checks that 403s and route 429s count towards the
+// invalid-request ban as 401s do, and that 429 storms, which carry scope
+// "shared", do not.
+func TestBanCounts403And429(t *testing.T) {
+	t.Parallel()
+	limited := func(c *Config) {
+		c.InvalidRequestLimit = 4
+		c.InvalidRequestWindow = time.Minute
+		c.BanDuration = time.Minute
+	}
+	oneAnHour := func(c *Config) {
+		limited(c)
+		c.DisableRouteLimits = false
+		c.RouteLimits = map[string]RouteLimit{RouteMessageCreate: {Requests: 1, Per: time.Hour}}
+	}
+
+	srv, sess := start(t, limited)
+	ch := srv.Info().ChannelID
+	srv.SetBotPermissions(DefaultBotPermissions &^ PermSendMessages)
+	for i := range 4 {
+		if banned(t, srv) {
+			t.Fatalf("banned after %d 403s", i)
+		}
+		_, err := sess.ChannelMessageSend(ch, "x")
+		wantAPIMessage(t, err, 403, CodeMissingPermissions, "Missing Permissions")
+	}
+	if !banned(t, srv) {
+		t.Fatal("4 403s with a limit of 4 did not ban")
+	}
+
+	srv, sess = start(t, oneAnHour)
+	ch = srv.Info().ChannelID
+	if _, err := sess.ChannelMessageSend(ch, "the bucket's one"); err != nil {
+		t.Fatal(err)
+	}
+	// Each try is a new session: the first one's rate limiter knows the
+	// bucket is spent and would wait the hour out instead of asking.
+	for i := range 4 {
+		if banned(t, srv) {
+			t.Fatalf("banned after %d 429s", i)
+		}
+		other, err := srv.Session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = other.ChannelMessageSend(ch, "x", discordgo.WithRetryOnRatelimit(false))
+		var rle *discordgo.RateLimitError
+		if !errors.As(err, &rle) {
+			t.Fatalf("spent bucket: %v", err)
+		}
+	}
+	if !banned(t, srv) {
+		t.Fatal("4 429s with a limit of 4 did not ban")
+	}
+
+	srv, sess = start(t, limited)
+	if err := srv.SetFaults(Faults{Storm429: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		resp, body := rawREST(t, srv, srv.Info().Token, "GET", "/users/@me", "")
+		if resp.StatusCode != 429 || resp.Header.Get("X-RateLimit-Scope") != "shared" || body["global"] != false {
+			t.Fatalf("storm: %d %v %v", resp.StatusCode, resp.Header, body)
+		}
+		if ra, ok := body["retry_after"].(float64); !ok || ra <= 0 {
+			t.Fatalf("storm retry_after %v", body["retry_after"])
+		}
+	}
+	_, err := sess.User("@me", discordgo.WithRetryOnRatelimit(false))
+	var rle *discordgo.RateLimitError
+	if !errors.As(err, &rle) || rle.RetryAfter <= 0 {
+		t.Fatalf("discordgo in a storm: %v", err)
+	}
+	srv.SetFaults(Faults{})
+	if banned(t, srv) {
+		t.Fatal("7 storm 429s banned the client")
 	}
 }
