@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,5 +252,36 @@ func TestGatewayResume(t *testing.T) {
 	case <-ready:
 		t.Fatal("the client identified again instead of resuming")
 	default:
+	}
+}
+
+func TestGatewayBot(t *testing.T) {
+	t.Parallel()
+	srv, sess := start(t, nil)
+	gb, err := sess.GatewayBot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// discordgo adds a trailing slash to the URL it is given.
+	want := "ws" + strings.TrimPrefix(srv.URL(), "http") + "/gateway/"
+	if gb.URL != want || gb.Shards != 1 {
+		t.Fatalf("gateway/bot %+v, want url %s and 1 shard", gb, want)
+	}
+	if l := gb.SessionStartLimit; l.Total != 1000 || l.Remaining != 1000 || l.MaxConcurrency != 1 {
+		t.Fatalf("session_start_limit %+v", l)
+	}
+	plain, err := sess.Gateway()
+	if err != nil || plain != want {
+		t.Fatalf("gateway: %v %q", err, plain)
+	}
+	// Unlike GET /gateway, /gateway/bot needs the bot's token.
+	bad, err := NewSession(srv.URL(), "wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bad.GatewayBot()
+	wantAPIMessage(t, err, 401, CodeGeneral, "401: Unauthorized")
+	if _, err := bad.Gateway(); err != nil {
+		t.Fatalf("GET /gateway with a bad token: %v", err)
 	}
 }
