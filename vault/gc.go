@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
@@ -45,10 +46,18 @@ type threadPruner interface {
 // GC deletes what no archive uses any more: interrupted puts, packs none of whose chunks
 // is referenced, manifests of older generations and objects left by crashes. Packs that are
 // partly used are kept whole.
-func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
+func (v *Vault) GC(ctx context.Context) (rep *GCReport, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	rep := &GCReport{}
+	start := v.opts.Now()
+	defer func() {
+		if err == nil {
+			v.log.Info("gc done", "packs", rep.Packs, "freed", rep.Bytes, "manifests", rep.Manifests, "orphans", rep.Orphans,
+				"abandoned", rep.Abandoned, "threads", rep.Threads, "orphans_kept", rep.OrphansSkipped,
+				"took", v.opts.Now().Sub(start).Round(time.Millisecond))
+		}
+	}()
+	rep = &GCReport{}
 	var all []index.Archive
 	if err := v.idx.Archives(func(a index.Archive) error { all = append(all, a); return nil }); err != nil {
 		return nil, err
@@ -61,6 +70,7 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 			if err := v.abandon(ctx, a); err != nil {
 				return nil, err
 			}
+			v.log.Info("interrupted put cleaned up", "archive", FormatID(a.ID))
 			rep.Abandoned++
 			continue
 		}
@@ -89,7 +99,7 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 
 	packChunks := map[chunkstore.Ref][]chunkstore.ID{}
 	packLive := map[chunkstore.Ref]bool{}
-	err := v.idx.Chunks(func(id chunkstore.ID, loc index.Location) error {
+	err = v.idx.Chunks(func(id chunkstore.ID, loc index.Location) error {
 		packChunks[loc.Pack] = append(packChunks[loc.Pack], id)
 		packLive[loc.Pack] = packLive[loc.Pack] || live[id]
 		return nil
@@ -118,6 +128,7 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 		if err := v.store.Delete(ctx, p.Ref); err != nil && !chunkstore.IsNotFound(err) {
 			return nil, fmt.Errorf("delete pack %s: %w", p.Ref, err)
 		}
+		v.log.Debug("pack deleted", "pack", p.Ref, "bytes", p.Size)
 		rep.Packs++
 		rep.Bytes += p.Size
 	}
@@ -147,6 +158,7 @@ func (v *Vault) GC(ctx context.Context) (*GCReport, error) {
 			if err := v.store.Delete(ctx, o.Ref); err != nil && !chunkstore.IsNotFound(err) {
 				return nil, fmt.Errorf("delete %s: %w", o.Ref, err)
 			}
+			v.log.Debug("leftover deleted", "object", o.Ref, "bytes", o.Size)
 			if t == chunkstore.TypeManifest {
 				rep.Manifests++
 			} else {

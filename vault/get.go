@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,6 +34,7 @@ var ErrDestNotEmpty = errors.New("destination is not empty")
 // directory. Files whose chunks cannot be read are left out and listed; no restored file
 // ever holds wrong bytes.
 func (v *Vault) Get(ctx context.Context, ref, dest string, prog *Progress) ([]Damaged, error) {
+	start := v.opts.Now()
 	aref, p := SplitRef(ref)
 	a, err := v.Resolve(aref)
 	if err != nil {
@@ -66,13 +68,17 @@ func (v *Vault) Get(ctx context.Context, ref, dest string, prog *Progress) ([]Da
 	if err != nil {
 		return nil, err
 	}
-	if prog != nil {
-		for _, n := range nodes {
-			if n.Type == index.TypeFile {
-				prog.Total.Add(n.Size)
-			}
+	var files, bytes int64
+	for _, n := range nodes {
+		if n.Type == index.TypeFile {
+			files++
+			bytes += n.Size
 		}
 	}
+	if prog != nil {
+		prog.Total.Add(bytes)
+	}
+	v.log.Info("restoring", "archive", FormatID(a.ID), "path", p, "dest", dest, "files", files, "bytes", bytes)
 	local := func(n index.Node) string {
 		if n.Path == p {
 			return dest
@@ -110,6 +116,8 @@ func (v *Vault) Get(ctx context.Context, ref, dest string, prog *Progress) ([]Da
 			return r.damaged, err
 		}
 	}
+	v.log.Info("restored", "archive", FormatID(a.ID), "path", p, "files", files-int64(len(r.damaged)),
+		"damaged", len(r.damaged), "took", v.opts.Now().Sub(start).Round(time.Millisecond))
 	return r.damaged, nil
 }
 

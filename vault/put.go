@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -35,6 +36,7 @@ type Progress struct {
 	Bytes  atomic.Int64 // plaintext bytes read
 	Total  atomic.Int64 // plaintext bytes expected (0: unknown)
 	Stored atomic.Int64 // bytes written to the store
+	Packs  atomic.Int64 // packs written to the store
 }
 
 // source is one path given to Put and where it lands in the archive.
@@ -49,6 +51,10 @@ type source struct {
 // visible but a record of its sources, so Resume can run it again into the same archive,
 // storing no chunk twice (GC abandons it instead).
 func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index.Archive, error) {
+	start := v.opts.Now()
+	if opts.Progress == nil {
+		opts.Progress = new(Progress) // its counts go into the log
+	}
 	srcs, err := layout(paths)
 	if err != nil {
 		return index.Archive{}, err
@@ -75,6 +81,7 @@ func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index
 		if target, err = v.newArchive(ctx, archiveName(opts.Name, srcs)); err != nil {
 			return target, err
 		}
+		v.log.Info("archive created", "archive", FormatID(target.ID), "name", target.Name)
 		stage = target
 	}
 	v.staging.Store(stage.ID, true)
@@ -87,7 +94,15 @@ func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index
 	if err := v.idx.PutArchive(stage); err != nil {
 		return target, err
 	}
-	return v.putStaged(ctx, srcs, target, stage.ID, opts.Progress)
+	a, err := v.putStaged(ctx, srcs, target, stage.ID, opts.Progress)
+	if err != nil {
+		return a, err
+	}
+	p := opts.Progress
+	v.log.Info("archive committed", "archive", FormatID(a.ID), "name", a.Name, "generation", a.Generation,
+		"files", p.Files.Load(), "read", p.Bytes.Load(), "stored", p.Stored.Load(), "packs", p.Packs.Load(),
+		"took", v.opts.Now().Sub(start).Round(time.Millisecond))
+	return a, nil
 }
 
 // putStaged archives srcs into the pending archive or overlay stage and commits it into

@@ -168,6 +168,7 @@ func Unlock(cfg *Config, passphrase string) ([]byte, error) {
 // Open opens the vault cfg describes with its master key (see Unlock).
 func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Options) (*Vault, error) {
 	opts.fill()
+	start := opts.Now()
 	var err error
 	keys := DeriveKeys(master)
 	v := &Vault{cfg: cfg, paths: paths, keys: keys, opts: opts, store: opts.Store,
@@ -194,6 +195,9 @@ func Open(ctx context.Context, paths Paths, cfg *Config, master []byte, opts Opt
 	if v.idx, err = index.Open(paths.IndexDir(), keys.Index, opts.Logger); err != nil {
 		return nil, err
 	}
+	// The store spec names a folder or a channel, never a secret.
+	v.log.Info("vault opened", "vault", cfg.VaultID, "store", cfg.Store, "index", paths.IndexDir(),
+		"took", opts.Now().Sub(start).Round(time.Millisecond))
 	return v, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
@@ -23,6 +24,7 @@ type VerifyReport struct {
 // Verify checks that every pack the archives use exists with the right size, and with full
 // that every chunk downloads and authenticates. ref names one archive, or "" for all.
 func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progress) (*VerifyReport, error) {
+	start := v.opts.Now()
 	var archives []index.Archive
 	if ref != "" {
 		a, err := v.Resolve(ref)
@@ -179,6 +181,8 @@ func (v *Vault) Verify(ctx context.Context, ref string, full bool, prog *Progres
 		a, b := rep.Damaged[i], rep.Damaged[j]
 		return a.Archive < b.Archive || a.Archive == b.Archive && a.Path < b.Path
 	})
+	v.log.Info("verified", "archives", rep.Archives, "manifests", len(manifests), "packs", rep.Packs, "bytes", rep.Bytes,
+		"full", full, "chunks", rep.Chunks, "damaged", len(rep.Damaged), "took", v.opts.Now().Sub(start).Round(time.Millisecond))
 	return rep, nil
 }
 
@@ -214,6 +218,7 @@ func (v *Vault) storedCount(t chunkstore.Type) (int, error) {
 // each is to be asked for on its own.
 func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n int) (map[chunkstore.Ref]int64, error) {
 	if n <= listAbove {
+		v.log.Info("checking one by one", "kind", t.String(), "objects", n)
 		return nil, nil
 	}
 	stored, err := v.storedCount(t)
@@ -221,8 +226,10 @@ func (v *Vault) listSizes(ctx context.Context, t chunkstore.Type, n int) (map[ch
 		return nil, err
 	}
 	if 2*n < stored {
+		v.log.Info("checking one by one", "kind", t.String(), "objects", n, "stored", stored)
 		return nil, nil
 	}
+	v.log.Info("listing the store", "kind", t.String(), "objects", n, "stored", stored)
 	sizes := map[chunkstore.Ref]int64{}
 	err = v.store.List(ctx, t, func(o chunkstore.Object) error {
 		sizes[o.Ref] = o.Size
