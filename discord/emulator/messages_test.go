@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -188,4 +189,183 @@ func TestChannels(t *testing.T) {
 	wantAPIError(t, err, 404, CodeUnknownChannel)
 	_, err = sess.Channel("1")
 	wantAPIError(t, err, 404, CodeUnknownChannel)
+}
+
+func TestReactions(t *testing.T) {
+	srv, sess := start(t, nil)
+	info := srv.Info()
+	ch := info.ChannelID
+	m, err := sess.ChannelMessageSend(ch, "card")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"✅", "🔥"} {
+		if err := sess.MessageReactionAdd(ch, m.ID, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, err := sess.MessageReactions(ch, m.ID, "✅", 100, "", "")
+	if err != nil || len(users) != 1 || users[0].ID != info.ApplicationID {
+		t.Fatalf("who reacted ✅: %v %+v", err, users)
+	}
+	if users, err := sess.MessageReactions(ch, m.ID, "👀", 100, "", ""); err != nil || len(users) != 0 {
+		t.Fatalf("who reacted 👀: %v %+v", err, users)
+	}
+	reactions := func() []string {
+		t.Helper()
+		got, err := sess.ChannelMessage(ch, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range got.Reactions {
+			out = append(out, fmt.Sprint(r.Emoji.Name, r.Count))
+		}
+		return out
+	}
+	if got := fmt.Sprint(reactions()); got != "[✅1 🔥1]" {
+		t.Fatalf("reactions %s", got)
+	}
+	// Removing its own reaction needs no permission; another user's needs
+	// MANAGE_MESSAGES, as does clearing them all.
+	srv.SetBotPermissions(DefaultBotPermissions &^ PermManageMessages)
+	if err := sess.MessageReactionRemove(ch, m.ID, "✅", "@me"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(reactions()); got != "[🔥1]" {
+		t.Fatalf("after removing its own ✅: %s", got)
+	}
+	err = sess.MessageReactionRemove(ch, m.ID, "🔥", info.MemberID)
+	wantAPIMessage(t, err, 403, CodeMissingPermissions, "Missing Permissions")
+	err = sess.MessageReactionsRemoveAll(ch, m.ID)
+	wantAPIMessage(t, err, 403, CodeMissingPermissions, "Missing Permissions")
+	srv.SetBotPermissions(DefaultBotPermissions)
+	// The member never reacted: removing their reaction changes nothing.
+	if err := sess.MessageReactionRemove(ch, m.ID, "🔥", info.MemberID); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(reactions()); got != "[🔥1]" {
+		t.Fatalf("after removing the member's 🔥: %s", got)
+	}
+	// The bot's own ID in the user's place is its own reaction.
+	if err := sess.MessageReactionRemove(ch, m.ID, "🔥", info.ApplicationID); err != nil {
+		t.Fatal(err)
+	}
+	if got := reactions(); len(got) != 0 {
+		t.Fatalf("after removing its 🔥 by ID: %v", got)
+	}
+	for _, e := range []string{"✅", "🔥"} {
+		if err := sess.MessageReactionAdd(ch, m.ID, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sess.MessageReactionsRemoveAll(ch, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := reactions(); len(got) != 0 {
+		t.Fatalf("after clearing: %v", got)
+	}
+	err = sess.MessageReactionAdd(ch, "123", "✅")
+	wantAPIMessage(t, err, 404, CodeUnknownMessage, "Unknown Message")
+}
+
+// v10 is an API base on API version 10; discordgo's own endpoints are v9.
+const v10 = "https://discord.com/api/v10/"
+
+func TestNewPinsPath(t *testing.T) {
+	srv, sess := start(t, nil)
+	ch := srv.Info().ChannelID
+	m, err := sess.ChannelMessageSend(ch, "vault header")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := v10 + "channels/" + ch + "/messages/pins"
+	if _, err := sess.Request("PUT", pins+"/"+m.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Items []struct {
+			PinnedAt string             `json:"pinned_at"`
+			Message  *discordgo.Message `json:"message"`
+		} `json:"items"`
+		HasMore *bool `json:"has_more"`
+	}
+	b, err := sess.Request("GET", pins, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Message.ID != m.ID || !list.Items[0].Message.Pinned || list.Items[0].PinnedAt == "" || list.HasMore == nil || *list.HasMore {
+		t.Fatalf("pins %s", b)
+	}
+	// The legacy path lists the same pin.
+	if old, err := sess.ChannelMessagesPinned(ch); err != nil || len(old) != 1 || old[0].ID != m.ID {
+		t.Fatalf("legacy pins: %v %+v", err, old)
+	}
+	if _, err := sess.Request("DELETE", pins+"/"+m.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := sess.Request("GET", pins, nil); err != nil || string(b) != `{"has_more":false,"items":[]}` {
+		t.Fatalf("pins after unpin: %v %s", err, b)
+	}
+	_, err = sess.Request("PUT", pins+"/123", nil)
+	wantAPIMessage(t, err, 404, CodeUnknownMessage, "Unknown Message")
+}
+
+// TestV10Messages creates, reads, edits, lists and deletes messages on
+// /api/v10/, JSON and multipart, through discordgo's request path.
+func TestV10Messages(t *testing.T) {
+	srv, sess := start(t, nil)
+	ch := srv.Info().ChannelID
+	msgs := v10 + "channels/" + ch + "/messages"
+	decode := func(b []byte, err error) *discordgo.Message {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m discordgo.Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return &m
+	}
+	m := decode(sess.Request("POST", msgs, map[string]any{"content": "on v10"}))
+	if m.ID == "" || m.Content != "on v10" || m.ChannelID != ch {
+		t.Fatalf("created %+v", m)
+	}
+	data := pattern(3000, 4)
+	ctype, body, err := discordgo.MultipartBodyWithJSON(&discordgo.MessageSend{Content: "pack"},
+		[]*discordgo.File{{Name: "p.bin", Reader: bytes.NewReader(data)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack := decode(sess.RequestRaw("POST", msgs, ctype, body, msgs, 0))
+	if len(pack.Attachments) != 1 || pack.Attachments[0].Size != len(data) {
+		t.Fatalf("multipart on v10: %+v", pack)
+	}
+	got := decode(sess.Request("GET", msgs+"/"+pack.ID, nil))
+	if got.ID != pack.ID || got.Content != "pack" || len(got.Attachments) != 1 {
+		t.Fatalf("get on v10: %+v", got)
+	}
+	if status, b, _ := fetch(t, sess, got.Attachments[0].URL, ""); status != 200 || !bytes.Equal(b, data) {
+		t.Fatalf("attachment of a v10 message: %d, %d bytes", status, len(b))
+	}
+	ed := decode(sess.Request("PATCH", msgs+"/"+m.ID, map[string]any{"content": "edited on v10"}))
+	if ed.Content != "edited on v10" || ed.EditedTimestamp == nil {
+		t.Fatalf("edit on v10: %+v", ed)
+	}
+	b, err := sess.Request("GET", msgs+"?limit=10", nil)
+	var list []*discordgo.Message
+	if err != nil || json.Unmarshal(b, &list) != nil || len(list) != 2 || list[0].ID != pack.ID {
+		t.Fatalf("list on v10: %v %s", err, b)
+	}
+	if _, err := sess.Request("DELETE", msgs+"/"+m.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sess.Request("GET", msgs+"/"+m.ID, nil)
+	wantAPIMessage(t, err, 404, CodeUnknownMessage, "Unknown Message")
+	_, err = sess.Request("POST", v10+"channels/123/messages", map[string]any{"content": "x"})
+	wantAPIMessage(t, err, 404, CodeUnknownChannel, "Unknown Channel")
 }
