@@ -15,8 +15,9 @@
 // # Deviations from Discord
 //
 // Checked against Discord's OpenAPI description (discord/discord-api-spec,
-// specs/openapi.json), the responses carry the fields discofs and discordgo
-// read, with these known differences:
+// specs/openapi.json; spec_test.go keeps a typed subset of its response
+// schemas and checks the main answers against it), the responses carry the
+// fields discofs and discordgo read, with these known differences:
 //
 //   - One guild, one bot. Permissions are guild-wide (no channel
 //     overwrites); the owner may do anything, the member has @everyone's.
@@ -38,6 +39,11 @@
 //     Cloudflare ban answers without a JSON body).
 //   - 429 storms (Faults.Storm429) carry X-RateLimit-Scope "shared" and do
 //     not count towards the ban.
+//   - MESSAGE_CONTENT: REST hides others' content, embeds, attachments and
+//     components when Config.MessageContentIntent (the developer-portal
+//     switch) is off, whatever intents gateway sessions asked for; the
+//     gateway hides them from each session that did not ask for the intent.
+//     A webhook's execute, edit and get answers show its message in full.
 //   - Gateway payloads are never compressed, whatever IDENTIFY asks; presence
 //     and voice opcodes are accepted and ignored; GUILD_MEMBERS_CHUNK is not
 //     sent.
