@@ -21,7 +21,8 @@ func init() {
 	})
 }
 
-// lsEntry is one line of ls --json for a path inside an archive.
+// lsEntry is one line of ls --json for a path inside an archive (archiveJSON is one for an
+// archive).
 type lsEntry struct {
 	Path   string    `json:"path"`
 	Type   string    `json:"type"`
@@ -45,7 +46,13 @@ func runLs(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(w).Encode(list)
+				enc := json.NewEncoder(w)
+				for _, a := range list {
+					if err := enc.Encode(archiveOut(a)); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 			for _, a := range list {
 				fmt.Fprintf(w, "%-11s %-8s %6d files %10s  %s  %s\n", vault.FormatID(a.ID), a.Status, a.Files,

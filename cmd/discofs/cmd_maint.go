@@ -55,11 +55,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 // read-only mount).
 func printStatus(e *env, asJSON bool, s *vault.Status, mounted bool, queue *vault.WritebackStatus) error {
 	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(struct {
-			*vault.Status
-			Mounted bool                   `json:"mounted"`
-			Queue   *vault.WritebackStatus `json:"queue,omitempty"`
-		}{s, mounted, queue})
+		return json.NewEncoder(e.stdout).Encode(statusOut(s, mounted, queue))
 	}
 	fmt.Fprintf(e.stdout, "vault     %s\nstore     %s\narchives  %d\nfiles     %d (%s)\nstored    %s in %d packs\n",
 		s.VaultID, s.Store, s.Archives, s.Files, vault.HumanBytes(s.Size), vault.HumanBytes(s.Stored), s.Packs)
@@ -94,15 +90,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if asJSON {
-			type damaged struct{ Archive, Path, Error string }
-			out := struct {
-				*vault.VerifyReport
-				Damaged []damaged
-			}{VerifyReport: rep}
-			for _, d := range rep.Damaged {
-				out.Damaged = append(out.Damaged, damaged{vault.FormatID(d.Archive), d.Path, d.Err.Error()})
-			}
-			if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+			if err := json.NewEncoder(e.stdout).Encode(verifyOut(rep, full)); err != nil {
 				return err
 			}
 		} else {
@@ -117,6 +105,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 				rep.Archives, rep.Packs, vault.HumanBytes(rep.Bytes), what, len(rep.Damaged))
 		}
 		if len(rep.Damaged) > 0 {
+			fmt.Fprintf(e.stderr, "discofs verify: %d damaged files\n", len(rep.Damaged))
 			return exitError{exitFailure}
 		}
 		return nil

@@ -35,7 +35,7 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&name, "name", "", "the new archive's name (default: the folder's name)")
 	fs.StringVar(&archive, "archive", "", "add to this archive (ID or name) instead of making a new one")
 	fs.BoolVar(&cardNames, "card-names", false, "show file names on the archive card (they are otherwise only in the encrypted manifest)")
-	fs.BoolVar(&asJSON, "json", false, "print the archive as JSON")
+	fs.BoolVar(&asJSON, "json", false, "print the archive as one line of JSON, and nothing else")
 	var sliced, slicedPass string
 	fs.StringVar(&sliced, "sliced", "", "add the archives of this sliced folder (see 'discofs slice')")
 	fs.StringVar(&slicedPass, "sliced-passphrase-file", "", "read the sliced folder's passphrase from this file (default $"+envSlicedPassphrase+", else the vault's, else a prompt)")
@@ -71,7 +71,7 @@ func runPut(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(a)
+		return json.NewEncoder(e.stdout).Encode(putJSON{archiveOut(a), prog.Stored.Load()})
 	}
 	fmt.Fprintf(e.stdout, "%s: %d files, %s, %s newly stored\n", a.Name, a.Files, vault.HumanBytes(a.Size), vault.HumanBytes(prog.Stored.Load()))
 	fmt.Fprintln(e.stdout, vault.FormatID(a.ID))

@@ -34,6 +34,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "indexed %d archives, %d files\n", rep.Archives, rep.Files)
 		if len(rep.Failed) > 0 {
+			fmt.Fprintf(e.stderr, "discofs rebuild-index: %d archives could not be indexed\n", len(rep.Failed))
 			return exitError{exitFailure}
 		}
 		return nil

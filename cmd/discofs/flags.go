@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -12,24 +13,63 @@ import (
 type common struct {
 	home           string
 	passphraseFile string
-	verbose        bool
+	// verbose is set by -v; level counts the -v flags given (see logger).
+	verbose bool
+	level   int
 	// frameCache bounds the on-disk cache of fetched segments (the mount's --cache-size).
 	frameCache int64
 	// memoryCache bounds the opened segments kept in memory (the mount's --memory-cache).
 	memoryCache int64
 }
 
-// newFlags makes a command's flag set with the common flags on it.
+// newFlags makes a command's flag set with the common flags on it. The flag package prints
+// nothing: a mistake becomes a one-line usageError, and -h a helpRequest that run prints
+// to stdout.
 func newFlags(name string, e *env, c *common) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if c != nil {
 		fs.StringVar(&c.home, "home", "", "state directory (default $DISCOFS_HOME, else the XDG directories)")
 		fs.StringVar(&c.passphraseFile, "passphrase-file", "", "read the passphrase from this file (default $DISCOFS_PASSPHRASE, else a prompt)")
-		fs.BoolVar(&c.verbose, "v", false, "log what happens to stderr")
+		fs.Var(verbosity{c}, "v", "log what discofs does to stderr; -v -v adds debug lines and the index's own")
 	}
 	return fs
 }
+
+// verbosity is the -v flag: each one given raises the log level (see common.logger).
+type verbosity struct{ c *common }
+
+func (v verbosity) IsBoolFlag() bool { return true }
+
+func (v verbosity) String() string {
+	if v.c == nil {
+		return "0"
+	}
+	return strconv.Itoa(v.c.level)
+}
+
+// Set takes "true" for each -v, "false" for -v=false, or a level (-v=2).
+func (v verbosity) Set(s string) error {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		v.c.level = n
+	} else if b, err := strconv.ParseBool(s); err == nil {
+		if !b {
+			v.c.level = 0
+		} else {
+			v.c.level++
+		}
+	} else {
+		return fmt.Errorf("%q is not a level", s)
+	}
+	v.c.verbose = v.c.level > 0
+	return nil
+}
+
+// helpRequest is -h or --help: run prints the command's usage and flags to stdout.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (helpRequest) Error() string { return "help requested" }
 
 // parse parses flags that may stand before, between or after the positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -37,9 +77,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
-				return nil, exitError{exitOK}
+				return nil, helpRequest{fs}
 			}
-			return nil, usageError{strings.TrimSpace(err.Error())}
+			return nil, usageError{oneLine(err.Error())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -53,11 +93,18 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// logger logs to w what -v asks for: nothing without it; with one -v, what discofs does
+// (store opened, archives committed, restored, verified, deleted, with counts and
+// durations) at info level and above; with two, debug lines too, among them badger's.
 func (c *common) logger(w io.Writer) *slog.Logger {
-	if !c.verbose {
+	if c.level <= 0 {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelInfo
+	if c.level > 1 {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // parseArgs parses flags and checks there are lo to hi positional arguments (hi < 0: no

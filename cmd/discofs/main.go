@@ -75,7 +75,19 @@ func run(ctx context.Context, args []string, e *env) int {
 		return exitUsage
 	}
 	err := c.run(ctx, e, args[1:])
+	var help helpRequest
+	if errors.As(err, &help) {
+		printCommandHelp(e.stdout, args[0], c, help)
+		return exitOK
+	}
 	return report(e.stderr, args[0], c, err)
+}
+
+// printCommandHelp is a command's -h: its usage, what it does and its flags.
+func printCommandHelp(w io.Writer, name string, c command, h helpRequest) {
+	fmt.Fprintf(w, "usage: discofs %s %s\n\n%s\n\nflags:\n", name, c.usage, c.summary)
+	h.fs.SetOutput(w)
+	h.fs.PrintDefaults()
 }
 
 // report prints err as one line and picks the exit code.
