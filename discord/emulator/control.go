@@ -23,7 +23,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		{"POST", "/_emulator/interactions"}:      s.ctlInteraction,
 		{"POST", "/_emulator/components"}:        s.ctlComponent,
 		{"POST", "/_emulator/permissions"}:       s.ctlPermissions,
+		{"POST", "/_emulator/roles"}:             s.ctlRoles,
+		{"POST", "/_emulator/members"}:           s.ctlMembers,
 		{"POST", "/_emulator/gateway/reconnect"}: s.ctlReconnect,
+		{"POST", "/_emulator/gateway/drop"}:      s.ctlDrop,
 		{"POST", "/_emulator/reset-ratelimits"}:  s.ctlResetLimits,
 	}
 	fn := routes[ep{r.Method, r.URL.Path}]
@@ -325,6 +328,13 @@ func (s *Server) ctlPermissions(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) ctlReconnect(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]int{"sessions": s.hub.reconnectAll()})
+	return nil
+}
+
+// ctlDrop cuts every gateway connection without a close frame, as a network failure does;
+// the clients find out on their next read and RESUME.
+func (s *Server) ctlDrop(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]int{"sessions": s.hub.dropAll()})
 	return nil
 }
 

@@ -20,7 +20,9 @@
 // fields discofs and discordgo read, with these known differences:
 //
 //   - One guild, one bot. Permissions are guild-wide (no channel
-//     overwrites); the owner may do anything, the member has @everyone's.
+//     overwrites); the owner and holders of a role with ADMINISTRATOR may
+//     do anything, others have @everyone's and their roles' permissions.
+//     Changing a member's roles sends no GUILD_MEMBER_UPDATE.
 //   - Message objects omit rarely used optional fields (stickers, polls,
 //     activity, call, role subscription data); user objects have no avatar,
 //     banner or decoration.

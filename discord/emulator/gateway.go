@@ -84,6 +84,16 @@ func (c *gwConn) close(code int, text string) {
 	})
 }
 
+// drop cuts the connection as a network failure would: the TCP connection closes without
+// a close frame, so the client learns of it from a failed read and the session stays
+// resumable.
+func (c *gwConn) drop() {
+	c.once.Do(func() {
+		close(c.done)
+		_ = c.ws.Close()
+	})
+}
+
 // send queues a frame; a client too slow to keep up is disconnected and
 // may resume.
 func (c *gwConn) send(b []byte) {
@@ -342,7 +352,8 @@ func (h *hub) identify(c *gwConn, raw json.RawMessage) (*gwSession, int, string)
 	guild["threads"] = threads
 	members := []memberJSON{s._renderMember(s.st.AppID, true)}
 	if sess.intents&intentGuildMembers != 0 {
-		members = append(members, s._renderMember(s.st.OwnerID, true), s._renderMember(s.st.MemberID, true))
+		members = append(members, s._renderMember(s.st.OwnerID, true), s._renderMember(s.st.MemberID, true),
+			s._renderMember(s.st.AdminID, true))
 	}
 	for i := range members {
 		members[i].Permissions = ""
@@ -453,6 +464,23 @@ func (h *hub) reconnectAll() int {
 	for _, sess := range h.sessions {
 		if sess.conn != nil {
 			sess.conn.send(opFrame(7, nil))
+			n++
+		}
+	}
+	return n
+}
+
+// dropAll cuts every gateway connection (see gwConn.drop). Their sessions stay resumable,
+// and what is dispatched to them meanwhile is replayed on RESUME.
+func (h *hub) dropAll() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	now := time.Now()
+	for _, sess := range h.sessions {
+		if c := sess.conn; c != nil {
+			sess.conn, sess.lastSeen = nil, now
+			c.drop()
 			n++
 		}
 	}

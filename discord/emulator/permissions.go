@@ -72,17 +72,6 @@ func PermissionByName(name string) (int64, error) {
 	return 0, fmt.Errorf("unknown permission %q (known: %s)", name, strings.Join(names, ", "))
 }
 
-// _userPerms is what a user may do in the guild.
-func (s *Server) _userPerms(userID string) int64 {
-	switch userID {
-	case s.st.AppID:
-		return s.st.BotPermissions
-	case s.st.OwnerID:
-		return ^int64(0) >> 1
-	}
-	return everyonePermissions
-}
-
 // _botNeeds fails with 50001 when the bot cannot see channels and with
 // 50013 when it lacks any of perms.
 func (s *Server) _botNeeds(perms int64) error {

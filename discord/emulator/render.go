@@ -270,10 +270,7 @@ func emojiJSON(e string) map[string]any {
 }
 
 func (s *Server) _renderMember(userID string, withUser bool) memberJSON {
-	m := memberJSON{Roles: []string{}, JoinedAt: timestamp(snowflakeTime(s.st.GuildID))}
-	if userID == s.st.AppID {
-		m.Roles = append(m.Roles, s.st.BotRoleID)
-	}
+	m := memberJSON{Roles: s._memberRoles(userID), JoinedAt: timestamp(snowflakeTime(s.st.GuildID))}
 	if withUser {
 		u := s._renderUser(userID)
 		m.User = &u

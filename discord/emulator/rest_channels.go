@@ -48,16 +48,6 @@ func (s *Server) _guildOr404(id string) error {
 	return nil
 }
 
-func (s *Server) _roles() []map[string]any {
-	return []map[string]any{
-		{"id": s.st.GuildID, "name": "@everyone", "permissions": strconv.FormatInt(everyonePermissions, 10),
-			"position": 0, "color": 0, "hoist": false, "managed": false, "mentionable": false, "flags": 0},
-		{"id": s.st.BotRoleID, "name": "discofs", "permissions": strconv.FormatInt(s.st.BotPermissions, 10),
-			"position": 1, "color": 0, "hoist": false, "managed": true, "mentionable": false, "flags": 0,
-			"tags": map[string]any{"bot_id": s.st.AppID}},
-	}
-}
-
 func (s *Server) _guild() map[string]any {
 	return map[string]any{
 		"id": s.st.GuildID, "name": s.st.GuildName, "icon": nil, "splash": nil, "discovery_splash": nil,

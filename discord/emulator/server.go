@@ -14,7 +14,8 @@ import (
 )
 
 // Server is one emulated Discord: a guild with a vault channel, a bot, an
-// owner and an ordinary member, served on one loopback port.
+// owner, an administrator (by role) and an ordinary member, served on one
+// loopback port.
 type Server struct {
 	cfg Config
 
@@ -47,6 +48,10 @@ type Info struct {
 	ApplicationID string `json:"application_id"`
 	OwnerID       string `json:"owner_id"`
 	MemberID      string `json:"member_id"`
+	// AdminID holds the role AdminRoleID, which has ADMINISTRATOR; the
+	// guild's owner is someone else.
+	AdminID     string `json:"admin_id"`
+	AdminRoleID string `json:"admin_role_id"`
 }
 
 // New builds a server from cfg, loading cfg.DataDir and cfg.SeedFile when
@@ -79,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 	}
+	s.st.addAdmin(time.Now())
 	if cfg.Token != "" {
 		s.st.Token = cfg.Token
 	}
@@ -95,7 +101,8 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// initState creates the guild, its vault channel and the three users.
+// initState creates the guild, its vault channel and the bot, owner and
+// member; addAdmin adds the administrator.
 func (s *Server) initState() error {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -208,6 +215,8 @@ func (s *Server) Info() Info {
 		ApplicationID: s.st.AppID,
 		OwnerID:       s.st.OwnerID,
 		MemberID:      s.st.MemberID,
+		AdminID:       s.st.AdminID,
+		AdminRoleID:   s.st.AdminRoleID,
 	}
 }
 

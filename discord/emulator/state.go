@@ -44,6 +44,8 @@ type state struct {
 	AppID          string                `json:"application_id"`
 	OwnerID        string                `json:"owner_id"`
 	MemberID       string                `json:"member_id"`
+	AdminID        string                `json:"admin_id"`
+	AdminRoleID    string                `json:"admin_role_id"`
 	BotRoleID      string                `json:"bot_role_id"`
 	BotPermissions int64                 `json:"bot_permissions,string"`
 	LastSnowflake  uint64                `json:"last_snowflake,string"`
@@ -52,6 +54,8 @@ type state struct {
 	Messages       map[string]*message   `json:"messages"`
 	Webhooks       map[string]*webhook   `json:"webhooks"`
 	Commands       map[string]*command   `json:"commands"`
+	Roles          map[string]*role      `json:"roles"`        // the guild's roles but @everyone and the bot's
+	MemberRoles    map[string][]string   `json:"member_roles"` // user ID → role IDs
 	order          map[string][]string   // channel ID → message IDs, ascending
 	nonces         map[string]nonceEntry // channel|author|nonce → message
 	atts           map[string]string     // attachment ID → message ID
@@ -67,6 +71,14 @@ type user struct {
 	Username   string `json:"username"`
 	GlobalName string `json:"global_name,omitempty"`
 	Bot        bool   `json:"bot,omitempty"`
+}
+
+// role is one of the guild's roles.
+type role struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Permissions int64  `json:"permissions,string"`
+	Position    int    `json:"position"`
 }
 
 type channel struct {
@@ -262,6 +274,12 @@ func (st *state) rebuildIndexes() {
 	}
 	if st.Commands == nil {
 		st.Commands = map[string]*command{}
+	}
+	if st.Roles == nil {
+		st.Roles = map[string]*role{}
+	}
+	if st.MemberRoles == nil {
+		st.MemberRoles = map[string][]string{}
 	}
 }
 
