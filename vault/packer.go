@@ -96,6 +96,8 @@ func (v *Vault) recordPack(obj chunkstore.Object, group string, ids []chunkstore
 	stored.Add(obj.Size)
 	if prog != nil {
 		prog.Stored.Add(obj.Size)
+		prog.Packs.Add(1)
 	}
+	v.log.Debug("pack stored", "pack", obj.Ref, "bytes", obj.Size, "chunks", len(ids), "archive", FormatID(group))
 	return nil
 }
