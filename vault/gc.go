@@ -23,7 +23,11 @@ func (v *Vault) Remove(ctx context.Context, ref string) (index.Archive, error) {
 	if err := v.saveCard(ctx, &a, nil); err != nil {
 		return a, err
 	}
-	return a, v.idx.DeleteArchive(a.ID)
+	if err := v.idx.DeleteArchive(a.ID); err != nil {
+		return a, err
+	}
+	v.log.Info("archive deleted", "archive", FormatID(a.ID), "name", a.Name, "files", a.Files, "bytes", a.Size)
+	return a, nil
 }
 
 // GCReport is what GC did.
