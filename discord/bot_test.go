@@ -22,14 +22,15 @@ import (
 	"github.com/discofs/discofs/vault"
 )
 
-// botHarness is an emulator, a vault on a memory store and a bot serving it, for one test.
+// botHarness is an emulator, a vault on a memory store (or on the emulator's channel) and a
+// bot serving it, for one test.
 type botHarness struct {
 	srv   *emulator.Server
 	info  emulator.Info
 	sess  *discordgo.Session // the test's own REST session, to read what the bot wrote
 	bot   *Bot
 	v     *vault.Vault
-	store *slowStore
+	store *slowStore // the memory store, nil when the vault is on Discord
 	logs  *syncBuffer
 }
 
@@ -77,19 +78,19 @@ func (s *syncBuffer) String() string {
 // newBotHarness starts everything and waits until the bot has registered its commands.
 func newBotHarness(t *testing.T, emu func(*emulator.Config), cfg func(*BotConfig, emulator.Info)) *botHarness {
 	t.Helper()
-	ecfg := emulator.FastConfig()
-	if emu != nil {
-		emu(&ecfg)
-	}
-	srv, sess := emulatortest.Start(t, ecfg)
-	h := &botHarness{srv: srv, info: srv.Info(), sess: sess, logs: &syncBuffer{}}
+	return startBotHarness(t, emu, func(h *botHarness) *vault.Vault {
+		mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 5 << 20})
+		h.store = &slowStore{Store: mem}
+		return openBotVault(t, "mem:", vault.Options{Store: h.store, Catalog: vault.RecordCatalog(mem)})
+	}, cfg)
+}
 
-	mem := chunkstore.NewMem(chunkstore.Limits{MaxObjectSize: 5 << 20})
-	h.store = &slowStore{Store: mem}
+// openBotVault makes a vault on a store in a fresh home and opens it.
+func openBotVault(t *testing.T, location string, opts vault.Options) *vault.Vault {
+	t.Helper()
 	paths := vault.HomePaths(t.TempDir())
 	kdf := vault.KDFParams{Time: 1, Memory: 64, Threads: 1}
-	opts := vault.Options{Store: h.store, Catalog: vault.RecordCatalog(mem)}
-	vcfg, _, err := vault.Init(context.Background(), paths, "mem:", nil, opts, "pass", kdf)
+	vcfg, _, err := vault.Init(context.Background(), paths, location, nil, opts, "pass", kdf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +98,24 @@ func newBotHarness(t *testing.T, emu func(*emulator.Config), cfg func(*BotConfig
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.v, err = vault.Open(context.Background(), paths, vcfg, master, opts); err != nil {
+	v, err := vault.Open(context.Background(), paths, vcfg, master, opts)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+// startBotHarness starts the emulator, the vault openVault makes and a bot serving it, and
+// waits until the bot has registered its commands.
+func startBotHarness(t *testing.T, emu func(*emulator.Config), openVault func(*botHarness) *vault.Vault, cfg func(*BotConfig, emulator.Info)) *botHarness {
+	t.Helper()
+	ecfg := emulator.FastConfig()
+	if emu != nil {
+		emu(&ecfg)
+	}
+	srv, sess := emulatortest.Start(t, ecfg)
+	h := &botHarness{srv: srv, info: srv.Info(), sess: sess, logs: &syncBuffer{}}
+	h.v = openVault(h)
 
 	bs, err := NewSession(h.info.Token, h.info.API, 0)
 	if err != nil {

@@ -10,10 +10,6 @@ import (
 	"github.com/discofs/discofs/vault"
 )
 
-// progressEvery is the least time between two progress edits of one card: Discord takes 5
-// edits per 5 seconds per channel, and the final edit must find room.
-const progressEvery = 1200 * time.Millisecond
-
 // cardState is what the store knows of one archive card.
 //
 // Lock order: editMu before mu. editMu is held across a card edit, so that a progress edit
@@ -31,8 +27,13 @@ type cardState struct {
 	pending   bool // a progress edit is scheduled
 }
 
+// A card shows progress only while its archive uploads, whoever uploads it (put, the mount,
+// the bot's upload). Downloads and verifies read an archive and leave its card, the archive's
+// record shared by every machine of the vault, as it is: their progress goes to the reply of
+// the command that runs them, and a verify's damage is reported there and by its exit code.
+
 // progress counts an upload for the archive's card and schedules a progress edit, at most
-// one per progressEvery, while the card says the archive is partial.
+// one per Options.ProgressEvery, while the card says the archive is partial.
 func (s *Store) progress(group string, size int64) {
 	s.mu.Lock()
 	st := s.cards[group]
@@ -51,7 +52,7 @@ func (s *Store) progress(group string, size int64) {
 		return
 	}
 	st.pending = true
-	delay := max(0, progressEvery-time.Since(st.lastEdit))
+	delay := max(0, s.progressEvery-time.Since(st.lastEdit))
 	time.AfterFunc(delay, func() { s.flushProgress(st) })
 }
 

@@ -60,6 +60,10 @@ type Options struct {
 	// MaxInvalid is how many refused requests (401/403/429) in 10 minutes stop the store
 	// (default 1000; Discord bans an IP at 10,000).
 	MaxInvalid int
+	// ProgressEvery is the least time between two progress edits of an archive's card while
+	// it uploads (default 1.2 s): Discord takes 5 edits per 5 seconds per channel, and the
+	// final edit must find room.
+	ProgressEvery time.Duration
 	// Logger hears about retries and refreshes; never about secrets.
 	Logger *slog.Logger
 }
@@ -84,6 +88,9 @@ type Store struct {
 	lim        *requestLimiter
 	log        *slog.Logger
 	urls       *urlCache
+
+	// progressEvery spaces the progress edits of a card (see progress.go).
+	progressEvery time.Duration
 
 	mu      sync.Mutex
 	cards   map[string]*cardState // by archive ID without '#'
@@ -129,13 +136,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.MaxInvalid <= 0 {
 		o.MaxInvalid = 1000
 	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 1200 * time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.Session.ShouldRetryOnRateLimit = false
 	s := &Store{
 		sess: o.Session, channel: o.ChannelID, max: o.MaxObjectSize, nLanes: o.Lanes,
-		maxFiles: o.MaxFiles, maxRequest: o.MaxRequestBytes, window: o.CoalesceWindow,
+		maxFiles: o.MaxFiles, maxRequest: o.MaxRequestBytes, window: o.CoalesceWindow, progressEvery: o.ProgressEvery,
 		lim: newRequestLimiter(o.RequestsPerSecond, o.MaxInvalid, 10*time.Minute),
 		log: o.Logger, urls: newURLCache(), cards: map[string]*cardState{},
 		lanes: map[string]*laneSet{}, deleting: map[string]bool{}, closed: make(chan struct{}),
