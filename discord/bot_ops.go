@@ -181,6 +181,10 @@ func confirmCleanup(c *call) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if a.Legacy {
+		return fmt.Sprintf("Forget v3.1 archive %s **%s** (%d files, %s)? It leaves the index; its v3.1 card and chunks stay where v3.1 put them, and import-legacy finds it again.",
+			vault.FormatID(a.ID), clip(a.Name, 80), a.Files, vault.HumanBytes(a.Size)), nil
+	}
 	return fmt.Sprintf("Delete archive %s **%s** (%d files, %s)? Its card is marked deleted and the packs nothing else uses are deleted from the store. This cannot be undone.",
 		vault.FormatID(a.ID), clip(a.Name, 80), a.Files, vault.HumanBytes(a.Size)), nil
 }
@@ -189,6 +193,9 @@ func cmdCleanup(c *call) (answer, error) {
 	a, err := c.b.v.Remove(c.ctx, c.str("archive"))
 	if err != nil {
 		return answer{}, err
+	}
+	if a.Legacy {
+		return answer{text: fmt.Sprintf("🗑️ Forgot v3.1 archive %s %s; its card and chunks stay where v3.1 put them.", vault.FormatID(a.ID), clip(a.Name, 80))}, nil
 	}
 	rep, err := c.b.v.GC(c.ctx)
 	if err != nil {

@@ -6,8 +6,9 @@
 //
 // A mount with a Writer takes writes: new and changed files go to the spool and the
 // writeback queue, tree changes to the index, all committed with the archive's next
-// manifest. Without one, every change is EROFS. A directory's times change only when set
-// (utimens), not when entries are added or removed inside it.
+// manifest. Without one, every change is EROFS, and so is every change inside a v3.1
+// archive, which the Writer refuses (see vault.ErrReadOnly). A directory's times change
+// only when set (utimens), not when entries are added or removed inside it.
 package fs
 
 import (

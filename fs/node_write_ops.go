@@ -12,16 +12,28 @@ import (
 	"github.com/discofs/discofs/vault"
 )
 
-// Changes go to the writeback queue; a mount without one refuses them with EROFS. A
-// silent success would lose data, so what discofs cannot keep (hard links, devices,
-// other extended attributes) gets its own errno.
+// Changes go to the writeback queue; a mount without one refuses them with EROFS, and so
+// does the queue for an archive that cannot change (a v3.1 archive), before anything
+// changes. A silent success would lose data, so what discofs cannot keep (hard links,
+// devices, other extended attributes) gets its own errno, after EROFS as the kernel
+// checks a read-only mount first.
+
+// writable is 0 when the node's archive may change, else EROFS: the mount is read-only,
+// or the queue says the archive is. Changes the queue itself takes need not ask: it
+// refuses them with an error errno turns into EROFS.
+func (d *node) writable(what string) syscall.Errno {
+	if d.fsys.wr == nil {
+		return syscall.EROFS
+	}
+	return d.fsys.errno(d.fsys.wr.Writable(d.archive.ID), what, d.archive.ID, d.path())
+}
 
 // Setattr changes mode, times or size; owners cannot change.
 func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	wr := d.fsys.wr
-	if wr == nil {
-		return syscall.EROFS
+	if errno := d.writable("setattr"); errno != 0 {
+		return errno // even for what setattr does not keep (owners, atime)
 	}
+	wr := d.fsys.wr
 	p := d.path()
 	if uid, ok := in.GetUID(); ok && uid != d.fsys.uid {
 		return syscall.EPERM
@@ -81,8 +93,8 @@ func (d *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int6
 func (d *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, mode uint32) syscall.Errno {
 	h, ok := asHandle(f)
 	if !ok || h.sf == nil {
-		if d.fsys.wr == nil {
-			return syscall.EROFS
+		if errno := d.writable("fallocate"); errno != 0 {
+			return errno
 		}
 		return syscall.EBADF
 	}
@@ -155,8 +167,8 @@ func (d *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 
 // Mknod makes regular files only: devices, fifos and sockets cannot be archived.
 func (d *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if d.fsys.wr == nil {
-		return nil, syscall.EROFS
+	if errno := d.writable("mknod"); errno != 0 {
+		return nil, errno
 	}
 	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
 		return nil, syscall.EPERM
@@ -183,8 +195,8 @@ func (d *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 
 // Link refuses hard links: an archive's tree has one path per file.
 func (d *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if d.fsys.wr == nil {
-		return nil, syscall.EROFS
+	if errno := d.writable("link"); errno != 0 {
+		return nil, errno
 	}
 	return nil, syscall.EPERM
 }
@@ -206,12 +218,18 @@ func (d *node) remove(name string, dir bool) syscall.Errno {
 // renameNoReplace is RENAME_NOREPLACE of renameat2(2).
 const renameNoReplace = 1
 
-// Rename moves within one archive; across archives it is EXDEV, so mv copies.
+// Rename moves within one archive; across archives it is EXDEV, so mv copies, unless
+// either archive cannot change: then it is EROFS, and mv copies nothing.
 func (d *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	if d.fsys.wr == nil {
-		return syscall.EROFS
+	if errno := d.writable("rename"); errno != 0 {
+		return errno
 	}
 	to, ok := newParent.(*node)
+	if ok && to.archive.ID != d.archive.ID {
+		if errno := to.writable("rename"); errno != 0 {
+			return errno
+		}
+	}
 	if !ok || to.archive.ID != d.archive.ID {
 		return syscall.EXDEV
 	}
@@ -225,8 +243,8 @@ func (d *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 
 // Setxattr refuses: only the discofs attributes exist, and they are read-only.
 func (d *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if d.fsys.wr == nil {
-		return syscall.EROFS
+	if errno := d.writable("setxattr"); errno != 0 {
+		return errno
 	}
 	if attr == XattrArchive || attr == XattrState {
 		return syscall.EPERM
@@ -236,8 +254,8 @@ func (d *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 
 // Removexattr refuses like Setxattr.
 func (d *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if d.fsys.wr == nil {
-		return syscall.EROFS
+	if errno := d.writable("removexattr"); errno != 0 {
+		return errno
 	}
 	if attr == XattrArchive || attr == XattrState {
 		return syscall.EPERM
@@ -328,13 +346,40 @@ func (r *rootNode) Symlink(ctx context.Context, target, name string, out *fuse.E
 // Unlink refuses removals at the root.
 func (r *rootNode) Unlink(ctx context.Context, name string) syscall.Errno { return r.refuse() }
 
-// Rmdir refuses archive removal: `discofs rm` deletes an archive, on purpose.
-func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno { return r.refuse() }
+// Rmdir refuses archive removal: `discofs rm` deletes an archive, on purpose (and only
+// forgets a v3.1 one, whose directory is read-only here like all of it).
+func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if r.readOnlyArchive(name) {
+		return syscall.EROFS
+	}
+	return r.refuse()
+}
 
 // Rename refuses archive renames; moving a file to the root is EXDEV like any move
 // between archives.
 func (r *rootNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if to, ok := newParent.(*node); r.readOnlyArchive(name) || ok && to.writable("rename") != 0 {
+		return syscall.EROFS
+	}
 	return r.refuse()
+}
+
+// readOnlyArchive says whether name is the directory of an archive that cannot change, on
+// a mount that takes changes.
+func (r *rootNode) readOnlyArchive(name string) bool {
+	if r.fsys.wr == nil {
+		return false
+	}
+	list, err := r.fsys.src.Archives()
+	if err != nil {
+		return false
+	}
+	for i, n := range archiveNames(list) {
+		if n == name {
+			return r.fsys.wr.Writable(list[i].ID) != nil
+		}
+	}
+	return false
 }
 
 // Setxattr refuses attributes on the root.

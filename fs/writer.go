@@ -33,6 +33,10 @@ type Writer interface {
 	Rename(archive, from, to string, noReplace bool) error
 	SetAttr(archive, p string, a vault.SetAttr) (index.Node, error)
 	Truncate(archive, p string, size int64) (index.Node, error)
+	// Writable is nil for an archive that may change, and an error wrapping
+	// vault.ErrReadOnly for one that may not (a v3.1 archive), which every change above
+	// also returns before it changes anything.
+	Writable(archive string) error
 	State(ino uint64) (index.FileState, bool)
 	Left() uint64
 	SpoolDir() string
@@ -67,6 +71,8 @@ func (f *filesys) errno(err error, what, archive, p string) syscall.Errno {
 		return syscall.ENOTDIR
 	case errors.Is(err, vault.ErrNotEmpty):
 		return syscall.ENOTEMPTY
+	case errors.Is(err, vault.ErrReadOnly):
+		return syscall.EROFS
 	case errors.As(err, &en):
 		if en == syscall.ENOSPC || en == syscall.EDQUOT {
 			f.log.Warn("spool disk full", "op", what, "archive", "#"+archive, "path", p)

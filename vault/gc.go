@@ -12,12 +12,23 @@ import (
 
 // Remove deletes an archive: its record and tree leave the index and its card is marked
 // deleted. The packs stay until GC finds nothing else uses them.
+//
+// A v3.1 archive is only forgotten: its tree and its reading data (the v3.1 passphrase
+// with it) leave the index, while its card and chunks stay where the v3.1 tool put them,
+// for import-legacy to find again. Deleting those is migrate's, after a verified copy.
 func (v *Vault) Remove(ctx context.Context, ref string) (index.Archive, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	a, err := v.Resolve(ref)
 	if err != nil {
 		return a, err
+	}
+	if a.Legacy {
+		if err := v.idx.DeleteArchive(a.ID); err != nil {
+			return a, err
+		}
+		v.log.Info("v3.1 archive forgotten", "archive", FormatID(a.ID), "name", a.Name)
+		return a, v.idx.DeleteLegacy(a.ID)
 	}
 	a.Status = index.StatusDeleted
 	if err := v.saveCard(ctx, &a, nil); err != nil {

@@ -74,7 +74,7 @@ func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index
 			return target, err
 		}
 		if target.Legacy {
-			return target, fmt.Errorf("archive %s is a read-only v3.1 archive", FormatID(target.ID))
+			return target, fmt.Errorf("archive %s is a %w", FormatID(target.ID), ErrReadOnly)
 		}
 		stage = index.Archive{ID: target.ID + "~" + randomHex(4), Status: index.StatusPending, Created: v.opts.Now()}
 	} else {

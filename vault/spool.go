@@ -226,6 +226,9 @@ func (w *Writeback) _node(it *wbItem, p string) (index.Node, error) {
 
 // Create makes a new empty file open for writing.
 func (w *Writeback) Create(archive, p string, mode uint32) (index.Node, *SpoolFile, error) {
+	if err := w.Writable(archive); err != nil {
+		return index.Node{}, nil, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, err := w.v.idx.GetNode(archive, p); err == nil {
@@ -257,6 +260,9 @@ func (w *Writeback) Create(archive, p string, mode uint32) (index.Node, *SpoolFi
 // OpenWrite opens an existing file for writing. A committed file is copied up into the
 // spool first; with trunc it starts empty and nothing is downloaded.
 func (w *Writeback) OpenWrite(archive, p string, trunc bool) (index.Node, *SpoolFile, error) {
+	if err := w.Writable(archive); err != nil {
+		return index.Node{}, nil, err
+	}
 	w.mu.Lock()
 	for {
 		n, err := w.v.idx.GetNode(archive, p)

@@ -40,6 +40,16 @@ func (w *Writeback) runCommit(ctx context.Context, archive string) error {
 		w.mu.Unlock()
 		return err
 	}
+	if a.Legacy {
+		// Nothing reaches the queue for it (see Writable); should anything have, its
+		// commit could never be stored.
+		files, tree, err := w._dropReadOnly(archive)
+		if err == nil {
+			w._noteDropped(archive, files, tree)
+		}
+		w.mu.Unlock()
+		return err
+	}
 	nodes, err := v.treeNodes(archive)
 	if err != nil {
 		w.mu.Unlock()

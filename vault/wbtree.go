@@ -1,7 +1,8 @@
 package vault
 
 // Tree changes through a writable mount. Each changes the index at once (so the mount
-// shows it) and marks the archive for its next commit.
+// shows it) and marks the archive for its next commit; a read-only archive refuses them
+// all before anything changes (see Writable).
 
 import (
 	"context"
@@ -39,6 +40,9 @@ func (w *Writeback) MakeArchive(ctx context.Context, name string, mode uint32) (
 
 // newNode adds a directory or symlink.
 func (w *Writeback) newNode(archive string, n index.Node) (index.Node, error) {
+	if err := w.Writable(archive); err != nil {
+		return n, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, err := w.v.idx.GetNode(archive, n.Path); err == nil {
@@ -68,6 +72,9 @@ func (w *Writeback) Symlink(archive, p, target string) (index.Node, error) {
 // Remove removes a file or symlink (dir false) or an empty directory (dir true). A queued
 // file leaves the queue; its spool goes once nothing has it open.
 func (w *Writeback) Remove(archive, p string, dir bool) error {
+	if err := w.Writable(archive); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, err := w.v.idx.GetNode(archive, p)
@@ -124,6 +131,9 @@ func (w *Writeback) _remove(archive string, n index.Node) error {
 // Rename moves a node and what is below it within one archive, replacing what is at to
 // unless noReplace (then fs.ErrExist).
 func (w *Writeback) Rename(archive, from, to string, noReplace bool) error {
+	if err := w.Writable(archive); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	src, err := w.v.idx.GetNode(archive, from)
@@ -160,6 +170,9 @@ type SetAttr struct {
 
 // SetAttr changes a node's mode or modification time.
 func (w *Writeback) SetAttr(archive, p string, a SetAttr) (index.Node, error) {
+	if err := w.Writable(archive); err != nil {
+		return index.Node{}, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, err := w.v.idx.GetNode(archive, p)

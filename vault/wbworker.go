@@ -274,7 +274,32 @@ func (w *Writeback) recover() error {
 	}
 	byArchive := map[string]map[uint64]index.Node{}
 	keep := map[string]bool{}
+	// Archives that cannot change (v3.1 ones) lose what is queued for them, after the
+	// spool's leftovers are gone (see _dropReadOnly).
+	readOnly := map[string]bool{}
+	var drop []string
+	isReadOnly := func(archive string) (bool, error) {
+		ro, ok := readOnly[archive]
+		if !ok {
+			err := w.v.writable(archive)
+			if err != nil && !errors.Is(err, ErrReadOnly) {
+				return false, err
+			}
+			ro = err != nil
+			readOnly[archive] = ro
+			if ro {
+				drop = append(drop, archive)
+			}
+		}
+		return ro, nil
+	}
 	for _, q := range items {
+		if ro, err := isReadOnly(q.Archive); err != nil {
+			return err
+		} else if ro {
+			w.items[q.Ino] = &wbItem{QueueItem: q, hidx: -1, state: index.StateQueued}
+			continue
+		}
 		nodes, ok := byArchive[q.Archive]
 		if !ok {
 			var err error
@@ -307,6 +332,9 @@ func (w *Writeback) recover() error {
 		w._schedule(it, now)
 	}
 	err := w.v.idx.DirtyArchives(func(a string) error {
+		if _, err := isReadOnly(a); err != nil {
+			return err
+		}
 		w.dirty[a] = &archState{due: now, changes: 1}
 		return nil
 	})
@@ -325,6 +353,13 @@ func (w *Writeback) recover() error {
 		default:
 			os.Remove(w.spoolPath0(name))
 		}
+	}
+	for _, a := range drop {
+		files, tree, err := w._dropReadOnly(a)
+		if err != nil {
+			return err
+		}
+		w._noteDropped(a, files, tree)
 	}
 	return nil
 }

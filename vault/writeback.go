@@ -127,6 +127,8 @@ type Writeback struct {
 	changed chan struct{} // closed and replaced whenever the queue changes
 	wake    chan struct{}
 	stats   WritebackStatus
+	// recovered says what was dropped for read-only archives (see Recovered).
+	recovered []string
 	// left counts files leaving the queue (see Left); it changes only with mu held.
 	left atomic.Uint64
 

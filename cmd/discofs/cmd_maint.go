@@ -120,6 +120,10 @@ func runRm(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if a.Legacy {
+			fmt.Fprintf(e.stdout, "removed the v3.1 archive %s %s from the index; its chunks stay where v3.1 put them ('discofs import-legacy' finds it again)\n", vault.FormatID(a.ID), a.Name)
+			return nil
+		}
 		fmt.Fprintf(e.stdout, "deleted %s %s (run 'discofs gc' to free its space)\n", vault.FormatID(a.ID), a.Name)
 		return nil
 	})

@@ -57,6 +57,9 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer wb.Close()
+	for _, msg := range wb.Recovered() {
+		fmt.Fprintf(e.stderr, "discofs sync: %s\n", msg)
+	}
 	before := wb.Status()
 	if err := wb.Sync(ctx); err != nil {
 		return err
