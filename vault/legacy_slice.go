@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/discofs/discofs/chunkstore"
@@ -203,14 +204,16 @@ func (v *Vault) adoptSliced(ctx context.Context, sv *Vault, sa index.Archive) (i
 	if err != nil {
 		return a, err
 	}
-	// Frames are re-packed rather than packs copied whole: the store's limit may be below
-	// the slicer's, and frames the vault already holds are left out.
+	// The frames new to the vault are packed again in the order they lie in, never opened
+	// or sealed again: a pack whose frames are all new and that fits the store's limit is
+	// stored byte for byte as it was sliced, and a larger one is cut where the limit says.
 	limit := v.store.Limits().MaxObjectSize
 	for ref, src := range byPack {
 		buf, err := chunkstore.ReadAll(ctx, sv.store, ref, 0, 0)
 		if err != nil {
 			return a, fmt.Errorf("pack %s: %w", ref, err)
 		}
+		sort.Sort(byOffset(*src))
 		pp := &pendingPack{}
 		flush := func() error {
 			if len(pp.ids) == 0 {
@@ -250,6 +253,16 @@ func (v *Vault) adoptSliced(ctx context.Context, sv *Vault, sa index.Archive) (i
 		return a, err
 	}
 	return a, v.commitStaged(ctx, &a, a.ID)
+}
+
+// byOffset orders a pack's frames by where they lie in it.
+type byOffset pendingPack
+
+func (p byOffset) Len() int           { return len(p.ids) }
+func (p byOffset) Less(i, j int) bool { return p.locs[i].Offset < p.locs[j].Offset }
+func (p byOffset) Swap(i, j int) {
+	p.ids[i], p.ids[j] = p.ids[j], p.ids[i]
+	p.locs[i], p.locs[j] = p.locs[j], p.locs[i]
 }
 
 // byteCounter counts the bytes storePack reports, for the archive's Stored total.

@@ -94,21 +94,44 @@ func runAssemble(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// runPutSliced is put --sliced: the sliced folder's archives join the vault.
-func runPutSliced(ctx context.Context, e *env, c *common, dir string) error {
-	v, err := c.openVault(ctx, e, false)
+// envSlicedPassphrase holds the passphrase of a folder put --sliced takes in, when it is
+// not the vault's.
+const envSlicedPassphrase = "DISCOFS_SLICED_PASSPHRASE"
+
+// runPutSliced is put --sliced: the sliced folder's archives join the vault. The folder's
+// passphrase comes from passFile, else $DISCOFS_SLICED_PASSPHRASE, else it is the vault's
+// (a folder sliced with the vault's key, or under the same passphrase); when the vault's
+// does not open it, it is asked for on the terminal, if there is one.
+func runPutSliced(ctx context.Context, e *env, c *common, dir, passFile string) error {
+	u, err := c.unlock(e, "Passphrase: ")
+	if err != nil {
+		return err
+	}
+	v, err := c.openUnlocked(ctx, e, u, false)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	// A folder sliced under the vault's key opens with the vault's passphrase.
-	pass, err := c.passphrase(e, "Passphrase of the sliced folder: ", false)
-	if err != nil {
-		return err
+	given := passFile != "" || e.getenv(envSlicedPassphrase) != ""
+	pass := u.pass
+	if given {
+		if pass, err = readSecret(e, passFile, envSlicedPassphrase, "", false); err != nil {
+			return err
+		}
 	}
 	list, err := v.PutSliced(ctx, dir, pass)
+	if errors.Is(err, vault.ErrWrongPassphrase) && !given {
+		asked, aerr := readSecret(e, "", envSlicedPassphrase, "Passphrase of the sliced folder: ", false)
+		if aerr != nil {
+			return fmt.Errorf("the sliced folder %s does not open with the vault's passphrase; give its own with --sliced-passphrase-file or $%s: %w", dir, envSlicedPassphrase, err)
+		}
+		list, err = v.PutSliced(ctx, dir, asked)
+	}
 	for _, a := range list {
 		fmt.Fprintf(e.stdout, "%s: %d files, %s\n%s\n", a.Name, a.Files, vault.HumanBytes(a.Size), vault.FormatID(a.ID))
+	}
+	if errors.Is(err, vault.ErrWrongPassphrase) {
+		return fmt.Errorf("the sliced folder %s: %w", dir, err)
 	}
 	return err
 }

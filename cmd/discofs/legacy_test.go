@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/discofs/discofs/discord/emulator"
 	"github.com/discofs/discofs/discord/emulator/emulatortest"
@@ -168,10 +170,49 @@ func TestSliceAssemblePutSliced(t *testing.T) {
 	c.ok("get", id, back)
 	diffTrees(t, src, back)
 	c.ok("verify", "--full", id)
+
+	// Sliced under a new key and another passphrase: put --sliced takes the folder's
+	// passphrase from --sliced-passphrase-file or $DISCOFS_SLICED_PASSPHRASE, the vault's
+	// from where it always comes, and re-seals the folder.
+	slicer := &cli{t: t, home: c.home, pass: "another passphrase 456"}
+	out2 := filepath.Join(t.TempDir(), "sliced2")
+	slicer.ok("slice", "--new-key", "--kdf-memory", "8", "--kdf-time", "1", src, out2)
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte(slicer.pass+"\n"), 0o600)
+	if !haveTerminal() {
+		r := c.fails(exitPassphrase, "put", "--sliced", out2)
+		if !strings.Contains(r.stderr, out2) || !strings.Contains(r.stderr, "--sliced-passphrase-file") {
+			t.Fatalf("put --sliced without the folder's passphrase:\n%s", r.stderr)
+		}
+	}
+	wrongFile := filepath.Join(t.TempDir(), "wrong")
+	os.WriteFile(wrongFile, []byte("not the one 123\n"), 0o600)
+	if r := c.fails(exitPassphrase, "put", "--sliced", out2, "--sliced-passphrase-file", wrongFile); !strings.Contains(r.stderr, "wrong passphrase") {
+		t.Fatalf("a wrong sliced passphrase:\n%s", r.stderr)
+	}
+	c.fails(exitUsage, "put", "--sliced-passphrase-file", keyFile, src)
+	for _, args := range [][]string{{"--sliced-passphrase-file", keyFile}, nil} {
+		if args == nil {
+			t.Setenv("DISCOFS_SLICED_PASSPHRASE", slicer.pass)
+		}
+		id := c.put(append([]string{"--sliced", out2}, args...)...)
+		back := filepath.Join(t.TempDir(), "back")
+		c.ok("get", id, back)
+		diffTrees(t, src, back)
+		c.ok("verify", "--full", id)
+	}
+	t.Setenv("DISCOFS_SLICED_PASSPHRASE", "")
+
+	// Sliced under a new key and the vault's passphrase: the vault's opens it.
+	out3 := filepath.Join(t.TempDir(), "sliced3")
+	c.ok("slice", "--new-key", "--kdf-memory", "8", "--kdf-time", "1", src, out3)
+	id = c.put("--sliced", out3)
+	c.ok("verify", "--full", id)
 }
 
 // TestLegacyThroughMount reads imported v3.1 files through a real mount: whole, and from
-// offsets that straddle v3.1 chunk boundaries. The mount needs no v3.1 passphrase.
+// offsets that straddle v3.1 chunk boundaries. The mount needs no v3.1 passphrase. The
+// archives are read-only there: changes fail with EROFS and leave nothing queued.
 func TestLegacyThroughMount(t *testing.T) {
 	fx := legacyFixtures(t)
 	c := newCLI(t)
@@ -182,8 +223,10 @@ func TestLegacyThroughMount(t *testing.T) {
 	mnt := t.TempDir()
 	m := c.startMount(mnt)
 	defer func() {
-		m.Process.Signal(syscall.SIGINT)
-		m.Wait()
+		if m.ProcessState == nil { // not stopped below
+			m.Process.Signal(syscall.SIGINT)
+			m.Wait()
+		}
 	}()
 	for _, set := range []struct{ dir, name string }{{"small", "holiday-photos"}, {"large", "camera-roll"}} {
 		want := filepath.Join(fx, set.dir, "original")
@@ -209,6 +252,55 @@ func TestLegacyThroughMount(t *testing.T) {
 			f.Close()
 		}
 	}
+
+	arch := filepath.Join(mnt, "holiday-photos")
+	appendTo := func(p string) error {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString("more\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	for what, err := range map[string]error{
+		"create":  os.WriteFile(filepath.Join(arch, "new.txt"), []byte("hi\n"), 0o644),
+		"append":  appendTo(filepath.Join(arch, "notes.txt")),
+		"unlink":  os.Remove(filepath.Join(arch, "photo-001.jpg")),
+		"mkdir":   os.Mkdir(filepath.Join(arch, "made"), 0o755),
+		"rename":  os.Rename(filepath.Join(arch, "notes.txt"), filepath.Join(arch, "moved.txt")),
+		"chmod":   os.Chmod(filepath.Join(arch, "notes.txt"), 0o600),
+		"touch":   os.Chtimes(filepath.Join(arch, "notes.txt"), time.Now(), time.Now()),
+		"rmdir":   syscall.Rmdir(arch),
+		"symlink": os.Symlink("notes.txt", filepath.Join(arch, "link")),
+	} {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s in a v3.1 archive: %v, want EROFS", what, err)
+		}
+	}
+	sameFiles(t, filepath.Join(fx, "small", "original"), arch)
+	if entries, _ := os.ReadDir(arch); len(entries) != 4 {
+		t.Errorf("the v3.1 archive lists %d entries after refused changes", len(entries))
+	}
+	m.Process.Signal(syscall.SIGINT)
+	m.Wait()
+	if log := m.Log(); strings.Contains(log, "wait in the queue") || strings.Contains(log, "read-only v3.1 archive") {
+		t.Fatalf("the mount queued changes:\n%s", log)
+	}
+	if r := c.ok("sync"); !strings.Contains(r.stderr, "0 files committed") {
+		t.Fatalf("sync after the mount:\n%s", r.stderr)
+	}
+	// rm forgets a v3.1 archive, and a second import brings it back.
+	if r := c.ok("rm", "holiday-photos"); !strings.Contains(r.stdout, "removed the v3.1 archive") {
+		t.Fatalf("rm:\n%s", r.stdout)
+	}
+	t.Setenv("USER_KEY", legacyPass)
+	c.ok("import-legacy", "--dir", filepath.Join(fx, "small", "chunks"))
+	out := filepath.Join(t.TempDir(), "out")
+	c.ok("get", "holiday-photos", out)
+	sameFiles(t, filepath.Join(fx, "small", "original"), out)
 }
 
 // TestImportLegacyEnvFile: --env reads v3.1's .env (comments, quotes and spaces as v3.1

@@ -103,7 +103,8 @@ func report(w io.Writer, name string, c command, err error) int {
 		fmt.Fprintf(w, "discofs %s: %s (usage: discofs %s %s)\n", name, ue.msg, name, c.usage)
 		return exitUsage
 	case errors.Is(err, vault.ErrWrongPassphrase):
-		fmt.Fprintf(w, "discofs %s: wrong passphrase\n", name)
+		// "wrong passphrase", after what the passphrase was for when the error says.
+		fmt.Fprintf(w, "discofs %s: %s\n", name, oneLine(err.Error()))
 		return exitPassphrase
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(w, "discofs %s: interrupted\n", name)

@@ -147,6 +147,11 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 	if err != nil {
 		return nil, err
 	}
+	return c.openUnlocked(ctx, e, u, cardNames)
+}
+
+// openUnlocked opens the store of a vault unlock has unlocked, and the vault.
+func (c *common) openUnlocked(ctx context.Context, e *env, u *unlocked, cardNames bool) (*opened, error) {
 	paths, cfg, master := u.paths, u.cfg, u.master
 	store, catalog, err := openStore(ctx, cfg.Store, cfg.StoreOptions)
 	if err != nil {
