@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/singleflight"
 
@@ -164,6 +165,8 @@ type legacyKeys struct {
 	flight singleflight.Group
 	mu     sync.Mutex
 	keys   map[string][]byte // passphrase digest ‖ salt -> key
+	// derived counts the PBKDF2 derivations run, for tests of the cache.
+	derived atomic.Int64
 }
 
 func (lk *legacyKeys) key(pass string, salt []byte) ([]byte, error) {
@@ -176,6 +179,13 @@ func (lk *legacyKeys) key(pass string, salt []byte) ([]byte, error) {
 		return k, nil
 	}
 	v, err, _ := lk.flight.Do(id, func() (any, error) {
+		lk.mu.Lock()
+		k, ok := lk.keys[id] // a derivation may have ended since the look above
+		lk.mu.Unlock()
+		if ok {
+			return k, nil
+		}
+		lk.derived.Add(1)
 		k, err := pbkdf2.Key(sha256.New, pass, salt, legacyIters, legacyKeyLen)
 		if err != nil {
 			return nil, err
