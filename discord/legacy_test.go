@@ -207,6 +207,7 @@ func TestLegacyMigrateMarksCardAndDeletesThread(t *testing.T) {
 		t.Fatalf("new archive %+v", a)
 	}
 	checkLegacyArchive(t, v, a.ID, filepath.Join(legacyFixtures(t), "small", "original"))
+	verifyClean(t, v, a.ID)
 	s, err := NewSession(info.Token, info.API, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +222,104 @@ func TestLegacyMigrateMarksCardAndDeletesThread(t *testing.T) {
 	again, errs := ScanLegacy(ctx, s, info.API, info.ChannelID)
 	if len(errs) > 0 || len(again) != 1 || again[0].ID != "180126-02" {
 		t.Fatalf("scan after migrate: %d, %v", len(again), errs)
+	}
+}
+
+// verifyClean fails unless archive id verifies clean, quick and full.
+func verifyClean(t *testing.T, v *vault.Vault, id string) {
+	t.Helper()
+	for _, full := range []bool{false, true} {
+		rep, err := v.Verify(context.Background(), id, full, nil)
+		if err != nil || len(rep.Damaged) > 0 || rep.Packs == 0 || full && rep.Chunks == 0 {
+			t.Fatalf("verify %s (full %v): %v %+v", vault.FormatID(id), full, err, rep)
+		}
+	}
+}
+
+// TestLegacyMigrateKeepsThreadWhenVerifyFails: when migrate's own verify of the new
+// archive fails (a pack of it is gone from the store, as verify sees it), --delete-old
+// deletes nothing: the v3.1 thread and its chunks stay, the card is not marked, and the
+// old archive stays in the index and reads. Once the store is whole again, migrate goes
+// through and what it made verifies clean.
+func TestLegacyMigrateKeepsThreadWhenVerifyFails(t *testing.T) {
+	cfg := emulator.FastConfig()
+	cfg.SeedFile = legacySeed(t, nil)
+	srv, sess := emulatortest.Start(t, cfg)
+	info := srv.Info()
+	ctx := context.Background()
+	mem := chunkstore.NewMem(chunkstore.Limits{})
+	fault := chunkstore.NewFault(mem)
+	paths := vault.HomePaths(t.TempDir())
+	vc, _, err := vault.Init(ctx, paths, "mem:", nil, vault.Options{Catalog: vault.RecordCatalog(mem)}, "pw",
+		vault.KDFParams{Time: 1, Memory: 8 << 10, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := vault.Unlock(vc, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v *vault.Vault
+	open := func(store chunkstore.Store) {
+		if v != nil {
+			v.Close()
+		}
+		if v, err = vault.Open(ctx, paths, vc, master, vault.Options{Store: store, Catalog: vault.RecordCatalog(mem),
+			Legacy: NewLegacyFetcher(info.Token)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open(fault)
+	defer func() { v.Close() }()
+	imps, errs := ScanLegacy(ctx, sess, info.API, info.ChannelID)
+	if len(errs) > 0 || len(imps) != 2 {
+		t.Fatalf("scan: %v", errs)
+	}
+	if _, err := v.ImportLegacy(ctx, imps[0], legacyPass); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(info.Token, info.API, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.ChannelMessage(info.ChannelID, "1310000000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := s.ChannelMessages("1310000000000000001", 100, "", "", "")
+	if err != nil || len(chunks) == 0 {
+		t.Fatalf("the v3.1 thread: %d messages, %v", len(chunks), err)
+	}
+
+	// Only verify asks the store whether objects are there; reading the new archive back,
+	// which migrate does first, never does.
+	fault.Add(chunkstore.Fault{Op: chunkstore.OpStat, Times: -1, Err: chunkstore.Classify(chunkstore.NotFound, errors.New("gone"))})
+	marker := NewLegacyFetcher(info.Token)
+	_, err = v.MigrateLegacy(ctx, "#170126-01", vault.MigrateOptions{Marker: marker, DeleteOld: true})
+	if err == nil || !strings.Contains(err.Error(), "verify of the new archive") {
+		t.Fatalf("migrate with a failing verify: %v", err)
+	}
+	fault.VerifyAllFaultsExercised(t)
+	card, err := s.ChannelMessage(info.ChannelID, "1310000000000000001")
+	if err != nil || card.Content != before.Content || strings.Contains(card.Content, "migrated_to") {
+		t.Fatalf("the card after a failed migrate: %v %q", err, card.Content)
+	}
+	if after, err := s.ChannelMessages("1310000000000000001", 100, "", "", ""); err != nil || len(after) != len(chunks) {
+		t.Fatalf("the v3.1 thread after a failed migrate: %d messages of %d, %v", len(after), len(chunks), err)
+	}
+	if old, err := v.Resolve("#170126-01"); err != nil || !old.Legacy {
+		t.Fatalf("the old archive after a failed migrate: %+v %v", old, err)
+	}
+	checkLegacyArchive(t, v, "170126-01", filepath.Join(legacyFixtures(t), "small", "original"))
+
+	open(mem) // the store whole again
+	a, err := v.MigrateLegacy(ctx, "#170126-01", vault.MigrateOptions{Marker: marker, DeleteOld: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyClean(t, v, a.ID)
+	if _, err := s.Channel("1310000000000000001"); err == nil {
+		t.Fatal("the v3.1 thread is still there after migrate")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
 )
 
@@ -232,10 +233,71 @@ func TestLegacyMigrateFromDir(t *testing.T) {
 		t.Fatalf("after migrate: %+v", list)
 	}
 	checkAgainst(t, tv, list[0].ID, filepath.Join(fx, "small", "original"))
+	// Migrate, then verify: the new archive, and the whole vault, quick and full.
+	for _, ref := range []string{list[0].ID, ""} {
+		for _, full := range []bool{false, true} {
+			rep, err := tv.Verify(ctx, ref, full, nil)
+			if err != nil || len(rep.Damaged) > 0 || rep.Archives != 1 || rep.Packs == 0 || full && rep.Chunks == 0 {
+				t.Fatalf("verify %q (full %v) after migrate: %v %+v", ref, full, err, rep)
+			}
+		}
+	}
 	if _, err := tv.Index().GetLegacy(as[0].ID); !errors.Is(err, index.ErrNotFound) {
 		t.Fatalf("legacy record after migrate: %v", err)
 	}
 	if _, err := tv.MigrateLegacy(ctx, list[0].ID, MigrateOptions{}); err == nil {
 		t.Fatal("migrated a discofs archive")
 	}
+}
+
+// recordingMarker is a LegacyMarker that only records what it is asked to do.
+type recordingMarker struct{ calls []string }
+
+func (m *recordingMarker) MarkMigrated(_ context.Context, la index.LegacyArchive, newID string) error {
+	m.calls = append(m.calls, "mark "+la.ID+" as "+newID)
+	return nil
+}
+
+func (m *recordingMarker) DeleteOld(_ context.Context, la index.LegacyArchive) error {
+	m.calls = append(m.calls, "delete "+la.ID)
+	return nil
+}
+
+// TestLegacyMigrateKeepsTheOldWhenVerifyFails: when the verify migrate runs on the new
+// archive fails (here its pack is gone from the store as far as verify can see), the old
+// archive is neither marked nor deleted, even with DeleteOld, and it still reads.
+func TestLegacyMigrateKeepsTheOldWhenVerifyFails(t *testing.T) {
+	fx := legacyFixtures(t)
+	tv := newTestVault(t)
+	dir := t.TempDir()
+	copyDir(t, filepath.Join(fx, "small", "chunks"), dir)
+	as, errs := importDir(t, tv, dir, legacyPass)
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	old := as[0]
+	ctx := context.Background()
+	// Only verify asks the store whether objects are there: reading the new archive back
+	// (which migrate does before it verifies) never does.
+	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpStat, Times: -1,
+		Err: chunkstore.Classify(chunkstore.NotFound, errors.New("gone"))})
+	marker := &recordingMarker{}
+	_, err := tv.MigrateLegacy(ctx, old.ID, MigrateOptions{Marker: marker, DeleteOld: true})
+	if err == nil || !strings.Contains(err.Error(), "verify of the new archive") {
+		t.Fatalf("migrate with a failing verify: %v", err)
+	}
+	tv.fault.VerifyAllFaultsExercised(t)
+	if len(marker.calls) > 0 {
+		t.Fatalf("the old archive was changed after a failed verify: %v", marker.calls)
+	}
+	if a, err := tv.Resolve(old.ID); err != nil || !a.Legacy {
+		t.Fatalf("the old archive after a failed migrate: %+v %v", a, err)
+	}
+	if _, err := tv.Index().GetLegacy(old.ID); err != nil {
+		t.Fatalf("its v3.1 record after a failed migrate: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 13 {
+		t.Fatalf("the v3.1 folder holds %d files after a failed migrate", len(entries))
+	}
+	checkAgainst(t, tv, old.ID, filepath.Join(fx, "small", "original"))
 }
