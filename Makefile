@@ -43,6 +43,8 @@ bench: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpenFrame -fuzztime 60s ./chunkstore/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime 60s ./index/
+	$(GO) test -run '^$$' -fuzz FuzzLegacyManifest -fuzztime 60s ./vault/
+	$(GO) test -run '^$$' -fuzz FuzzLegacyCard -fuzztime 60s ./discord/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
