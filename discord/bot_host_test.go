@@ -153,7 +153,7 @@ func TestBotUploadHostTools(t *testing.T) {
 	if strings.Contains(read(), "end") {
 		t.Error("the inhibitor ended while the upload runs")
 	}
-	m = h.final(t, m, "Archived")
+	h.final(t, m, "Archived")
 	waitFile(t, read, "end")
 	a, err := h.v.Resolve("receipts")
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/discofs/discofs/chunkstore"
 	"github.com/discofs/discofs/index"
 )
@@ -34,10 +32,9 @@ type pendingPack struct {
 
 func newPacker(w *putRun, ctx context.Context) *packer { return &packer{w: w, ctx: ctx} }
 
-// run packs every frame and returns once every pack is stored and indexed. The
-// chunkstore.Packer stores packs on its own goroutines and waits for them, so the run's
-// group is not needed.
-func (p *packer) run(_ *errgroup.Group, frames <-chan sealedFrame) error {
+// run packs every frame and returns once every pack is stored and indexed (the
+// chunkstore.Packer stores packs on goroutines of its own and waits for them).
+func (p *packer) run(frames <-chan sealedFrame) error {
 	w := p.w
 	pk := chunkstore.NewPacker(p.ctx, w.v.store, chunkstore.PackerConfig{
 		Uploaders: w.v.opts.Uploaders,
