@@ -147,6 +147,13 @@ func (f *FaultStore) Add(faults ...Fault) {
 	}
 }
 
+// Clear empties the script: from now on the store acts as the one it wraps.
+func (f *FaultStore) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
 // Unexercised returns the faults that have acted fewer times than scripted; a fault that
 // acts on every call counts as exercised once it has acted.
 func (f *FaultStore) Unexercised() []Fault {

@@ -74,14 +74,23 @@ func (v *Vault) MigrateLegacy(ctx context.Context, ref string, o MigrateOptions)
 	if err != nil {
 		return a, fmt.Errorf("%s: archive: %w", FormatID(old.ID), err)
 	}
+	// A new archive that fails its checks is deleted again, so that a second migrate (once
+	// the store is well) does not leave two copies; gc frees what only it used.
+	discard := func(what string, err error) (index.Archive, error) {
+		err = fmt.Errorf("%s: %s the new archive %s: %w", FormatID(old.ID), what, FormatID(a.ID), err)
+		if _, rmErr := v.Remove(ctx, a.ID); rmErr != nil {
+			return a, fmt.Errorf("%w (and deleting it failed: %v)", err, rmErr)
+		}
+		return a, fmt.Errorf("%w (it was deleted again)", err)
+	}
 	if err := v.sameAsTree(ctx, a.ID, tree); err != nil {
-		return a, fmt.Errorf("%s: the new archive %s does not match: %w", FormatID(old.ID), FormatID(a.ID), err)
+		return discard("comparing", err)
 	}
 	if rep, err := v.Verify(ctx, a.ID, true, nil); err != nil || len(rep.Damaged) > 0 {
 		if err == nil {
 			err = fmt.Errorf("%d damaged, the first: %s", len(rep.Damaged), rep.Damaged[0])
 		}
-		return a, fmt.Errorf("%s: verify of the new archive %s: %w", FormatID(old.ID), FormatID(a.ID), err)
+		return discard("verify of", err)
 	}
 	if o.Marker != nil {
 		if err := o.Marker.MarkMigrated(ctx, la, a.ID); err != nil {

@@ -282,11 +282,14 @@ func TestLegacyMigrateKeepsTheOldWhenVerifyFails(t *testing.T) {
 	tv.fault.Add(chunkstore.Fault{Op: chunkstore.OpStat, Times: -1,
 		Err: chunkstore.Classify(chunkstore.NotFound, errors.New("gone"))})
 	marker := &recordingMarker{}
-	_, err := tv.MigrateLegacy(ctx, old.ID, MigrateOptions{Marker: marker, DeleteOld: true})
-	if err == nil || !strings.Contains(err.Error(), "verify of the new archive") {
+	failed, err := tv.MigrateLegacy(ctx, old.ID, MigrateOptions{Marker: marker, DeleteOld: true})
+	if err == nil || !strings.Contains(err.Error(), "verify of the new archive") || !strings.Contains(err.Error(), "deleted again") {
 		t.Fatalf("migrate with a failing verify: %v", err)
 	}
 	tv.fault.VerifyAllFaultsExercised(t)
+	if a, err := tv.Resolve(failed.ID); err == nil {
+		t.Fatalf("the new archive that failed its verify is still there: %+v", a)
+	}
 	if len(marker.calls) > 0 {
 		t.Fatalf("the old archive was changed after a failed verify: %v", marker.calls)
 	}
@@ -300,4 +303,19 @@ func TestLegacyMigrateKeepsTheOldWhenVerifyFails(t *testing.T) {
 		t.Fatalf("the v3.1 folder holds %d files after a failed migrate", len(entries))
 	}
 	checkAgainst(t, tv, old.ID, filepath.Join(fx, "small", "original"))
+
+	// Once the store is well, migrate again: one new archive, not two.
+	tv.fault.Clear()
+	a, err := tv.MigrateLegacy(ctx, old.ID, MigrateOptions{Marker: marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := tv.Archives()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != a.ID {
+		t.Fatalf("archives after a failed migrate and a good one: %+v", list)
+	}
+	checkAgainst(t, tv, a.ID, filepath.Join(fx, "small", "original"))
 }
