@@ -63,16 +63,7 @@ func (c *cli) runBinary(path string, args ...string) result {
 	c.t.Helper()
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), "DISCOFS_HOME="+c.home, "DISCOFS_PASSPHRASE="+c.pass)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatal(err)
-	}
-	r := result{out.String(), errb.String(), code}
+	r := runCmd(c.t, cmd)
 	if c.pass != "" && strings.Contains(r.stdout+r.stderr, c.pass) {
 		c.t.Fatalf("discofs %v printed the passphrase", args)
 	}
@@ -288,13 +279,7 @@ func TestCorruptionAndMissingPack(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "tree")
 	writeTree(t, src)
 	id := c.put(src)
-	var packs []string
-	filepath.WalkDir(filepath.Join(storeDir(c), "packs"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			packs = append(packs, p)
-		}
-		return nil
-	})
+	packs := packFiles(t, storeDir(c))
 	if len(packs) == 0 {
 		t.Fatal("no packs in the store")
 	}
@@ -406,4 +391,20 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("parseSize(%q) succeeded", bad)
 		}
 	}
+}
+
+// packFiles lists the pack files of a dir store.
+func packFiles(t *testing.T, store string) []string {
+	t.Helper()
+	var packs []string
+	err := filepath.WalkDir(filepath.Join(store, "packs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+			packs = append(packs, p)
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return packs
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,13 +16,7 @@ func TestVerifyWrongSizePack(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "tree")
 	writeTree(t, src)
 	id := c.put(src)
-	var packs []string
-	filepath.WalkDir(filepath.Join(storeDir(c), "packs"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			packs = append(packs, p)
-		}
-		return nil
-	})
+	packs := packFiles(t, storeDir(c))
 	if len(packs) != 1 {
 		t.Fatalf("the tree went into %d packs, want 1", len(packs))
 	}
