@@ -2,6 +2,7 @@ package discord
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,6 +275,56 @@ func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{"170126-01 a/b:c": "170126-01 a_b_c", "..": "archive", " x. ": "x"} {
 		if got := safeName(in); got != want {
 			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestBotRegistrationReplacesOldCommands: registering bulk-overwrites the guild's commands,
+// so a command an older version registered is gone, and the kept ones keep their IDs.
+func TestBotRegistrationReplacesOldCommands(t *testing.T) {
+	t.Parallel()
+	h := newBotHarness(t, nil, nil)
+	app, guild := h.info.ApplicationID, h.info.GuildID
+	ids := func() map[string]string {
+		t.Helper()
+		cmds, err := h.sess.ApplicationCommands(app, guild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, c := range cmds {
+			m[c.Name] = c.ID
+		}
+		return m
+	}
+	before := ids()
+	if _, err := h.sess.ApplicationCommandCreate(app, guild, &discordgo.ApplicationCommand{Name: "retired", Description: "a command of an older version"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ids()["retired"]; !ok {
+		t.Fatal("the old command was not registered")
+	}
+
+	// A second start of the bot registers again (as a new version's would), over REST.
+	bs, err := NewSession(h.info.Token, h.info.API, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.State.User = &discordgo.User{ID: app}
+	b := NewBot(bs, h.v, BotConfig{ChannelID: h.info.ChannelID}, slog.New(slog.DiscardHandler))
+	if err := b.register(); err != nil {
+		t.Fatal(err)
+	}
+	after := ids()
+	if _, ok := after["retired"]; ok {
+		t.Error("the old command survived the registration")
+	}
+	if len(after) != len(slashCommands()) {
+		t.Errorf("%d commands registered, want %d: %v", len(after), len(slashCommands()), after)
+	}
+	for name, id := range before {
+		if after[name] != id {
+			t.Errorf("/%s: ID %s before, %s after", name, id, after[name])
 		}
 	}
 }
