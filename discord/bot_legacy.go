@@ -46,7 +46,7 @@ func cmdMigrateLegacy(c *call) (answer, error) {
 	})
 	imps, problems := ScanLegacy(c.ctx, c.b.s, c.b.cfg.API, c.b.cfg.ChannelID)
 	found.Store(int64(len(imps)))
-	var imported, skipped []string
+	var imported, skipped, notes []string
 	for _, imp := range imps {
 		if err := c.ctx.Err(); err != nil {
 			stop()
@@ -62,6 +62,9 @@ func cmdMigrateLegacy(c *call) (answer, error) {
 			problems = append(problems, err)
 		default:
 			imported = append(imported, fmt.Sprintf("%s %s · %d files · %s", vault.FormatID(a.ID), clip(a.Name, 60), a.Files, vault.HumanBytes(a.Size)))
+			for _, note := range imp.Notes {
+				notes = append(notes, imp.Label()+": "+oneLine(note))
+			}
 		}
 	}
 	stop()
@@ -77,7 +80,7 @@ func cmdMigrateLegacy(c *call) (answer, error) {
 	for _, l := range []struct {
 		head string
 		list []string
-	}{{"Imported (read-only; `migrate` re-archives one in the discofs format)", imported}, {"Already imported", skipped}} {
+	}{{"Imported (read-only; `migrate` re-archives one in the discofs format)", imported}, {"Notes", notes}, {"Already imported", skipped}} {
 		if len(l.list) > 0 {
 			fmt.Fprintf(&sb, "\n%s:\n```\n%s\n```", l.head, strings.Join(l.list, "\n"))
 		}

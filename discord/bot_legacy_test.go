@@ -72,6 +72,27 @@ func TestBotMigrateLegacy(t *testing.T) {
 	}
 }
 
+// TestBotMigrateLegacyNotes: a v3.1 card whose metadata was cut imports, and the answer
+// carries the importer's note on it, naming the archive.
+func TestBotMigrateLegacyNotes(t *testing.T) {
+	t.Parallel()
+	h := legacyBot(t, legacySeed(t, func(state map[string]any) {
+		legacyEditCard(t, state["archives"].([]any)[0], func(j map[string]any) {
+			delete(j, "uploaded_files")
+			j["metadata_truncated"] = true
+		})
+	}))
+	got := h.migrate(t)
+	for _, want := range []string{"2 imported, 0 already imported, 0 failed", "Notes:", "#170126-01", "metadata_truncated"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answer lacks %q:\n%s", want, got)
+		}
+	}
+	if i, j := strings.Index(got, "Notes:"), strings.Index(got, "metadata_truncated"); i < 0 || j < i {
+		t.Errorf("the note is not under Notes:\n%s", got)
+	}
+}
+
 // TestBotMigrateLegacyFailure imports a channel where one archive's thread lost a chunk
 // message and the other's lost everything: neither is imported, and each failure names its
 // archive and what is missing.
