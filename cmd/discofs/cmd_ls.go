@@ -36,7 +36,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	var c common
 	var asJSON bool
 	flags := newFlags("ls", e, &c)
-	flags.BoolVar(&asJSON, "json", false, "print JSON")
+	flags.BoolVar(&asJSON, "json", false, "print one JSON object per line: an archive, or an entry of one")
 	return c.withVault(ctx, e, flags, args, 0, 1, func(v *opened, args []string) error {
 		w := bufio.NewWriterSize(e.stdout, 64<<10)
 		defer w.Flush()

@@ -24,7 +24,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	var c common
 	var asJSON bool
 	fs := newFlags("status", e, &c)
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	fs.BoolVar(&asJSON, "json", false, "print the totals (and, with a mount running, its queue) as JSON")
 	_, err := parseArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
@@ -76,7 +76,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	var full, asJSON bool
 	fs := newFlags("verify", e, &c)
 	fs.BoolVar(&full, "full", false, "download and authenticate every chunk")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	fs.BoolVar(&asJSON, "json", false, "print the counts and the damaged files as JSON")
 	return c.withVault(ctx, e, fs, args, 0, 1, func(v *opened, args []string) error {
 		ref := ""
 		if len(args) == 1 {
