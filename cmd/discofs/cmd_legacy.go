@@ -36,6 +36,17 @@ const (
 	envLegacyKey     = "USER_KEY"
 )
 
+// openLegacyVault opens the vault for a command that reads v3.1 archives, with the v3.1
+// names of envFile (when given) beside e's; it returns the environment it used.
+func (c *common) openLegacyVault(ctx context.Context, e *env, envFile string) (*opened, *env, error) {
+	e, err := legacyEnv(e, envFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := c.openVault(ctx, e, false)
+	return v, e, err
+}
+
 // legacyEnv returns e with the v3.1 names found in the .env file at path (none when path is
 // empty) filled in where the environment leaves them empty, as v3.1's load_env_file did
 // with os.environ.setdefault. Other names in the file are ignored, and no value is ever
@@ -142,10 +153,7 @@ func runImportLegacy(ctx context.Context, e *env, args []string) error {
 	if dir != "" && channel != "" {
 		return usagef("--dir and --channel do not go together")
 	}
-	if e, err = legacyEnv(e, envFile); err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
+	v, e, err := c.openLegacyVault(ctx, e, envFile)
 	if err != nil {
 		return err
 	}
@@ -232,10 +240,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if e, err = legacyEnv(e, envFile); err != nil {
-		return err
-	}
-	v, err := c.openVault(ctx, e, false)
+	v, e, err := c.openLegacyVault(ctx, e, envFile)
 	if err != nil {
 		return err
 	}
