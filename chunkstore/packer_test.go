@@ -140,12 +140,7 @@ func TestPackerPacksWithinTheLimit(t *testing.T) {
 				s := NewMem(Limits{MaxObjectSize: limit})
 				var log packLog
 				p := newTestPacker(context.Background(), s, uploaders, log.stored)
-				for i := range frames {
-					if err := p.Add(ids[i], frames[i]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := p.Close(); err != nil {
+				if err := packAll(p, ids, frames); err != nil {
 					t.Fatal(err)
 				}
 				checkPacks(t, s, &log, limit, ids, frames)
@@ -212,15 +207,7 @@ func TestPackerPutErrorStopsIt(t *testing.T) {
 	s.Add(Fault{Op: OpPut, Type: TypePack, Action: FaultDelay}, Fault{Op: OpPut, Type: TypePack, Err: fire})
 	var log packLog
 	p := newTestPacker(context.Background(), s, 1, log.stored)
-	var err error
-	for i := range frames {
-		if err = p.Add(ids[i], frames[i]); err != nil {
-			break
-		}
-	}
-	if cerr := p.Close(); err == nil {
-		err = cerr
-	}
+	err := packAll(p, ids, frames)
 	if !errors.Is(err, fire) {
 		t.Fatalf("the packer's error is %v, want the failed put's", err)
 	}
@@ -249,15 +236,7 @@ func TestPackerStoredErrorStopsIt(t *testing.T) {
 		calls++
 		return refused
 	})
-	var err error
-	for i := range frames {
-		if err = p.Add(ids[i], frames[i]); err != nil {
-			break
-		}
-	}
-	if cerr := p.Close(); err == nil {
-		err = cerr
-	}
+	err := packAll(p, ids, frames)
 	if !errors.Is(err, refused) || calls != 1 {
 		t.Fatalf("the packer's error is %v after %d calls of Stored, want Stored's after 1", err, calls)
 	}
@@ -287,4 +266,18 @@ func TestPackerRefusesAFrameAboveTheLimit(t *testing.T) {
 			t.Fatalf("%s: Close gave %v, and %d packs were stored", tc.what, err, storedObjects(t, s))
 		}
 	}
+}
+
+// packAll adds every frame until one is refused, closes p and returns the first error.
+func packAll(p *Packer, ids []ID, frames [][]byte) error {
+	var err error
+	for i := range frames {
+		if err = p.Add(ids[i], frames[i]); err != nil {
+			break
+		}
+	}
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
