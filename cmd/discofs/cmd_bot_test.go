@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,16 +49,8 @@ func TestBotCommand(t *testing.T) {
 		"migrate-legacy": "Import the v3.1 archives",
 		"resume":         "No interrupted upload to resume",
 	} {
-		body, _ := json.Marshal(map[string]any{"user_id": info.MemberID, "command": command, "settle_ms": 200})
-		resp, err := http.Post(info.API+"/_emulator/interactions", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var m struct{ Content string }
-		if json.Unmarshal(out, &m) != nil || !strings.Contains(m.Content, want) || strings.Contains(m.Content, legacyPass) {
-			t.Errorf("/%s: %d %s", command, resp.StatusCode, out)
+		if got := askBot(t, info, command, nil); !strings.Contains(got, want) || strings.Contains(got, legacyPass) {
+			t.Errorf("/%s: %s", command, got)
 		}
 	}
 

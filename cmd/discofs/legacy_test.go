@@ -109,9 +109,7 @@ func TestImportLegacyDir(t *testing.T) {
 
 func TestImportLegacyChannel(t *testing.T) {
 	fx := legacyFixtures(t)
-	cfg := emulator.FastConfig()
-	cfg.SeedFile = filepath.Join(fx, "discord-state.json")
-	srv, _ := emulatortest.Start(t, cfg)
+	srv := seededEmulator(t, fx)
 	info := srv.Info()
 	c := newCLI(t)
 	t.Setenv("DISCORD_BOT_TOKEN", info.Token)
@@ -308,9 +306,7 @@ func TestLegacyThroughMount(t *testing.T) {
 // wins over the file; no value is printed.
 func TestImportLegacyEnvFile(t *testing.T) {
 	fx := legacyFixtures(t)
-	cfg := emulator.FastConfig()
-	cfg.SeedFile = filepath.Join(fx, "discord-state.json")
-	srv, _ := emulatortest.Start(t, cfg)
+	srv := seededEmulator(t, fx)
 	info := srv.Info()
 	c := newCLI(t)
 	for _, k := range []string{"DISCORD_BOT_TOKEN", "DISCORD_DRIVE_ARCHIVE_CHANNEL_ID", "USER_KEY"} {
@@ -460,9 +456,7 @@ func TestImportLegacyDirDisagrees(t *testing.T) {
 // chunks with the vault's token), then reads every file through a real mount.
 func TestLegacyChannelThroughMount(t *testing.T) {
 	fx := legacyFixtures(t)
-	cfg := emulator.FastConfig()
-	cfg.SeedFile = filepath.Join(fx, "discord-state.json")
-	srv, _ := emulatortest.Start(t, cfg)
+	srv := seededEmulator(t, fx)
 	c := newDiscordCLI(t, srv)
 	t.Setenv("DISCORD_BOT_TOKEN", "")
 	t.Setenv("DISCORD_DRIVE_ARCHIVE_CHANNEL_ID", "")
@@ -484,4 +478,14 @@ func TestLegacyChannelThroughMount(t *testing.T) {
 	if !strings.Contains(r.stdout, "#180126-02 camera-roll: migrated to #") {
 		t.Fatalf("migrate:\n%s", r.stdout)
 	}
+}
+
+// seededEmulator starts an emulator holding the v3.1 fixture's channel (fx's
+// discord-state.json).
+func seededEmulator(t *testing.T, fx string) *emulator.Server {
+	t.Helper()
+	cfg := emulator.FastConfig()
+	cfg.SeedFile = filepath.Join(fx, "discord-state.json")
+	srv, _ := emulatortest.Start(t, cfg)
+	return srv
 }
