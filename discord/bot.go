@@ -88,8 +88,7 @@ type Bot struct {
 	ready    chan struct{} // closed once commands are registered
 	// connects and resumes count gateway connections and resumed sessions, for status.
 	connects, resumes atomic.Int64
-	host              *host
-	ownHost           bool // made by NewBot: Run closes it
+	host              *host // cfg.Host's, else one Run closes
 
 	// ctx is Run's context; operations started by commands run on it, so they end with
 	// the bot and never with a Discord request.
@@ -120,7 +119,7 @@ func NewBot(session *discordgo.Session, v *vault.Vault, cfg BotConfig, log *slog
 	if cfg.Host != nil {
 		b.host = cfg.Host.h
 	} else {
-		b.host, b.ownHost = newHost(log), true
+		b.host = newHost(log)
 	}
 	return b
 }
@@ -159,7 +158,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 		b.mu.Unlock()
 		b.work.Wait()
-		if b.ownHost {
+		if b.cfg.Host == nil { // made by NewBot
 			b.host.close()
 		}
 	}()

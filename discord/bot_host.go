@@ -184,8 +184,11 @@ func (h *Host) WatchQueue(ctx context.Context, q QueueWatch) {
 		}
 		return changed
 	}
-	seen()
-	var commits int64 = -1
+	var commits int64
+	if q.Notify {
+		seen()
+		commits = q.Status().Commits
+	}
 	release := func() {}
 	defer func() { release() }()
 	busy := false
@@ -193,15 +196,13 @@ func (h *Host) WatchQueue(ctx context.Context, q QueueWatch) {
 	defer t.Stop()
 	for {
 		s := q.Status()
-		if commits >= 0 && s.Commits > commits && q.Notify {
+		if q.Notify && s.Commits > commits {
 			for _, a := range seen() {
 				h.h.notify(true, "discofs: archive committed", fmt.Sprintf("%s %s: %d files, %s",
 					vault.FormatID(a.ID), a.Name, a.Files, vault.HumanBytes(a.Size)))
 			}
-		} else if s.Commits != commits {
-			seen() // archives made meanwhile by others (a bot's upload) are not the queue's
+			commits = s.Commits
 		}
-		commits = s.Commits
 		if q.InhibitSleep {
 			if now := s.Files > s.Failed || s.Uploading > 0; now != busy {
 				busy = now

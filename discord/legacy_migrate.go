@@ -113,25 +113,10 @@ func (f *LegacyFetcher) DeleteOld(ctx context.Context, la index.LegacyArchive) e
 	if err != nil {
 		return err
 	}
-	if len(others) > 0 {
-		var done map[string]string
-		if body, ok := legacyUnfence(m.Content); ok {
-			var j struct {
-				Done map[string]string `json:"migrated_manifests"`
-			}
-			json.Unmarshal([]byte(body), &j)
-			done = j.Done
-		}
-		var left []string
-		for _, o := range others {
-			if done[o] == "" {
-				left = append(left, o)
-			}
-		}
-		if len(left) > 0 {
-			return fmt.Errorf("thread %s is kept: it also holds the v3.1 archive of %s, not migrated yet, and is deleted with the last archive it holds",
-				la.Source.Channel, strings.Join(left, ", "))
-		}
+	c, _, _ := parseLegacyCard(m)
+	if left := legacyNotMigrated(others, c.MigratedManifests); len(left) > 0 {
+		return fmt.Errorf("thread %s is kept: it also holds the v3.1 archive of %s, not migrated yet, and is deleted with the last archive it holds",
+			la.Source.Channel, strings.Join(left, ", "))
 	}
 	if _, err := s.ChannelDelete(la.Source.Channel, discordgo.WithContext(ctx)); err != nil {
 		return fmt.Errorf("delete thread %s: %w", la.Source.Channel, stripLegacyURL(err))
@@ -174,10 +159,16 @@ func (f *LegacyFetcher) legacyCard(ctx context.Context, la index.LegacyArchive) 
 
 // legacyAllMigrated reports whether every other manifest of a thread is in done.
 func legacyAllMigrated(others []string, done map[string]string) bool {
+	return len(legacyNotMigrated(others, done)) == 0
+}
+
+// legacyNotMigrated lists the other manifests of a thread that are not in done.
+func legacyNotMigrated(others []string, done map[string]string) []string {
+	var left []string
 	for _, o := range others {
 		if done[o] == "" {
-			return false
+			left = append(left, o)
 		}
 	}
-	return true
+	return left
 }
