@@ -106,7 +106,7 @@ func startBot(ctx context.Context, e *env, v *vault.Vault, bf *botFlags, log *sl
 	if bf.tokenFile != "" {
 		opts[optTokenFile] = bf.tokenFile
 	}
-	token, err := discordToken(opts)
+	token, err := discordToken(e.getenv, opts)
 	if err != nil {
 		return nil, err
 	}

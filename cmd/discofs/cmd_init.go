@@ -79,7 +79,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		}
 		store = "dir:" + abs
 	}
-	s, catalog, err := openStore(ctx, store, storeOpts)
+	s, catalog, err := openStore(ctx, e, store, storeOpts)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func runPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, catalog, err := openStore(ctx, cfg.Store, cfg.StoreOptions)
+	s, catalog, err := openStore(ctx, e, cfg.Store, cfg.StoreOptions)
 	if err != nil {
 		return err
 	}

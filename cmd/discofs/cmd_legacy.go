@@ -102,11 +102,8 @@ func parseDotEnv(s string) map[string]string {
 // token file, else $DISCORD_BOT_TOKEN), as every other Discord command finds it, else
 // DISCORD_BOT_TOKEN from a v3.1 .env.
 func legacyToken(e *env, storeOpts map[string]string) (string, error) {
-	if storeOpts[optTokenFile] != "" {
-		return discordToken(storeOpts)
-	}
-	if t := strings.TrimSpace(e.getenv(envLegacyToken)); t != "" {
-		return t, nil
+	if t, err := discordToken(e.getenv, storeOpts); err == nil || storeOpts[optTokenFile] != "" {
+		return t, err
 	}
 	return "", errors.New("no Discord bot token: set " + envLegacyToken + ", give the vault a token file (init --token-file), or pass v3.1's .env with --env")
 }

@@ -480,6 +480,27 @@ func TestLegacyChannelThroughMount(t *testing.T) {
 	}
 }
 
+// TestLegacyEnvTokenOpensDiscordVault: a vault on Discord with no token file opens with
+// the token of the v3.1 .env that --env names, as v3.1's users keep it.
+func TestLegacyEnvTokenOpensDiscordVault(t *testing.T) {
+	fx := legacyFixtures(t)
+	srv := seededEmulator(t, fx)
+	info := srv.Info()
+	c := &cli{t: t, home: t.TempDir(), pass: "correct horse battery staple"}
+	t.Setenv("DISCORD_BOT_TOKEN", info.Token)
+	t.Setenv("DISCORD_DRIVE_ARCHIVE_CHANNEL_ID", "")
+	t.Setenv("USER_KEY", "")
+	c.ok("init", "--store", "discord", "--channel", info.ChannelID, "--discord-api", info.API, "--kdf-memory", "8", "--kdf-time", "1")
+	t.Setenv("DISCORD_BOT_TOKEN", "")
+	envFile := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(envFile, []byte("DISCORD_BOT_TOKEN="+info.Token+"\nUSER_KEY="+legacyPass+"\n"), 0o600)
+	c.fails(exitFailure, "import-legacy") // no token anywhere
+	r := c.ok("import-legacy", "--env", envFile)
+	if !strings.Contains(r.stdout, "#170126-01 holiday-photos") || strings.Contains(r.stdout+r.stderr, info.Token) {
+		t.Fatalf("import with the .env's token:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
 // seededEmulator starts an emulator holding the v3.1 fixture's channel (fx's
 // discord-state.json).
 func seededEmulator(t *testing.T, fx string) *emulator.Server {

@@ -80,7 +80,7 @@ func readSecret(e *env, file, envName, prompt string, confirm bool) (string, err
 }
 
 // openStore opens the store a spec names and stacks the wrappers around it.
-func openStore(ctx context.Context, spec string, opts map[string]string) (chunkstore.Store, vault.Catalog, error) {
+func openStore(ctx context.Context, e *env, spec string, opts map[string]string) (chunkstore.Store, vault.Catalog, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "dir":
@@ -95,7 +95,7 @@ func openStore(ctx context.Context, spec string, opts map[string]string) (chunks
 		s = chunkstore.NewRetry(s, chunkstore.RetryOptions{})
 		return s, vault.RecordCatalog(d), nil
 	case "discord":
-		return openDiscord(ctx, arg, opts)
+		return openDiscord(ctx, e.getenv, arg, opts)
 	}
 	return nil, nil, fmt.Errorf("unknown store %q (want dir:PATH or discord:CHANNEL_ID)", spec)
 }
@@ -153,7 +153,7 @@ func (c *common) openVault(ctx context.Context, e *env, cardNames bool) (*opened
 // openUnlocked opens the store of a vault unlock has unlocked, and the vault.
 func (c *common) openUnlocked(ctx context.Context, e *env, u *unlocked, cardNames bool) (*opened, error) {
 	paths, cfg, master := u.paths, u.cfg, u.master
-	store, catalog, err := openStore(ctx, cfg.Store, cfg.StoreOptions)
+	store, catalog, err := openStore(ctx, e, cfg.Store, cfg.StoreOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -22,12 +22,9 @@ const (
 	optCardNames = "card_names" // "true": file names on archive cards
 )
 
-// getenv is the environment openStore reads the token from.
-var getenv = os.Getenv
-
 // discordToken reads the bot token from the token file the options name, else the
-// environment. The token itself is never printed or stored.
-func discordToken(opts map[string]string) (string, error) {
+// environment getenv reads. The token itself is never printed or stored.
+func discordToken(getenv func(string) string, opts map[string]string) (string, error) {
 	if f := opts[optTokenFile]; f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -43,11 +40,11 @@ func discordToken(opts map[string]string) (string, error) {
 
 // openDiscord opens the Discord store of channel and stacks the wrappers around it; the
 // store itself is the catalogue (vault header and archive cards).
-func openDiscord(ctx context.Context, channel string, opts map[string]string) (chunkstore.Store, vault.Catalog, error) {
+func openDiscord(ctx context.Context, getenv func(string) string, channel string, opts map[string]string) (chunkstore.Store, vault.Catalog, error) {
 	if channel == "" {
 		return nil, nil, errors.New("discord store: no channel given (discord:CHANNEL_ID)")
 	}
-	token, err := discordToken(opts)
+	token, err := discordToken(getenv, opts)
 	if err != nil {
 		return nil, nil, err
 	}
