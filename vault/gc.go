@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -75,6 +76,25 @@ func (v *Vault) GC(ctx context.Context) (rep *GCReport, err error) {
 	rep = &GCReport{}
 	var all []index.Archive
 	if err := v.idx.Archives(func(a index.Archive) error { all = append(all, a); return nil }); err != nil {
+		return nil, err
+	}
+	// A put's sources outlive its archive only after a crash between its commit and their
+	// removal (an abandoned put's go with its archive).
+	var stale []string
+	err = v.idx.PutSources(func(p index.PutSource) error {
+		a, err := v.idx.GetArchive(p.Stage)
+		if errors.Is(err, index.ErrNotFound) || err == nil && a.Status != index.StatusPending {
+			stale = append(stale, p.Stage)
+			return nil
+		}
+		return err
+	})
+	for _, stage := range stale {
+		if err == nil {
+			err = v.idx.DeletePutSource(stage)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	live := map[chunkstore.ID]bool{}

@@ -143,6 +143,5 @@ func warmHeap(n int) {
 		b[i] = 1
 	}
 	runtime.KeepAlive(b)
-	b = nil
 	runtime.GC()
 }

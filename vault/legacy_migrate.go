@@ -70,7 +70,7 @@ func (v *Vault) MigrateLegacy(ctx context.Context, ref string, o MigrateOptions)
 	if len(damaged) > 0 {
 		return old, fmt.Errorf("%s: %d files cannot be read, the first: %s", FormatID(old.ID), len(damaged), damaged[0])
 	}
-	a, err := v.Put(ctx, []string{tree}, PutOptions{Name: old.Name, Progress: o.Progress})
+	a, err := v.Put(ctx, []string{tree}, PutOptions{Name: old.Name, Progress: o.Progress, scratch: true})
 	if err != nil {
 		return a, fmt.Errorf("%s: archive: %w", FormatID(old.ID), err)
 	}

@@ -288,5 +288,5 @@ func (v *Vault) resealSliced(ctx context.Context, sv *Vault, sa index.Archive) (
 	if len(damaged) > 0 {
 		return index.Archive{}, fmt.Errorf("%d files are damaged: %s", len(damaged), damaged[0])
 	}
-	return v.Put(ctx, []string{to}, PutOptions{Name: sa.Name})
+	return v.Put(ctx, []string{to}, PutOptions{Name: sa.Name, scratch: true})
 }

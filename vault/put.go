@@ -28,6 +28,9 @@ type PutOptions struct {
 	Archive string
 	// Progress, when set, is updated as the put goes.
 	Progress *Progress
+	// scratch: the sources are a temporary tree of the vault's own (a migrate, a re-seal),
+	// gone once Put returns, so no record of them is kept for Resume.
+	scratch bool
 }
 
 // Progress counts a long operation's work; readers may poll it at any time.
@@ -51,13 +54,12 @@ type source struct {
 // visible but a record of its sources, so Resume can run it again into the same archive,
 // storing no chunk twice (GC abandons it instead).
 func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index.Archive, error) {
-	start := v.opts.Now()
-	if opts.Progress == nil {
-		opts.Progress = new(Progress) // its counts go into the log
-	}
 	srcs, err := layout(paths)
 	if err != nil {
 		return index.Archive{}, err
+	}
+	if opts.Progress != nil {
+		opts.Progress.Total.Store(totalSize(srcs))
 	}
 	abs := make([]string, len(srcs))
 	for i, s := range srcs {
@@ -87,29 +89,24 @@ func (v *Vault) Put(ctx context.Context, paths []string, opts PutOptions) (index
 	v.staging.Store(stage.ID, true)
 	defer v.staging.Delete(stage.ID)
 	// The sources first: a crash between the two leaves a source record without its
-	// archive, which nothing lists.
-	if err := v.idx.SetPutSource(index.PutSource{Stage: stage.ID, Target: target.ID, Paths: abs}); err != nil {
-		return target, err
+	// archive, which GC drops.
+	if !opts.scratch {
+		if err := v.idx.SetPutSource(index.PutSource{Stage: stage.ID, Target: target.ID, Paths: abs}); err != nil {
+			return target, err
+		}
 	}
 	if err := v.idx.PutArchive(stage); err != nil {
 		return target, err
 	}
-	a, err := v.putStaged(ctx, srcs, target, stage.ID, opts.Progress)
-	if err != nil {
-		return a, err
-	}
-	p := opts.Progress
-	v.log.Info("archive committed", "archive", FormatID(a.ID), "name", a.Name, "generation", a.Generation,
-		"files", p.Files.Load(), "read", p.Bytes.Load(), "stored", p.Stored.Load(), "packs", p.Packs.Load(),
-		"took", v.opts.Now().Sub(start).Round(time.Millisecond))
-	return a, nil
+	return v.putStaged(ctx, srcs, target, stage.ID, opts.Progress)
 }
 
 // putStaged archives srcs into the pending archive or overlay stage and commits it into
-// target; v.mu is held for reading.
+// target; v.mu is held for reading. progress, when set, has its total already.
 func (v *Vault) putStaged(ctx context.Context, srcs []source, target index.Archive, stage string, progress *Progress) (index.Archive, error) {
-	if progress != nil {
-		progress.Total.Store(totalSize(srcs))
+	start := v.opts.Now()
+	if progress == nil {
+		progress = new(Progress) // its counts go into the log
 	}
 	w := &putRun{v: v, archive: stage, group: target.ID, progress: progress}
 	if err := w.run(ctx, srcs, stage == target.ID); err != nil {
@@ -119,6 +116,9 @@ func (v *Vault) putStaged(ctx context.Context, srcs []source, target index.Archi
 	if err := v.commitStaged(ctx, &target, stage); err != nil {
 		return target, err
 	}
+	v.log.Info("archive committed", "archive", FormatID(target.ID), "name", target.Name, "generation", target.Generation,
+		"files", progress.Files.Load(), "read", progress.Bytes.Load(), "stored", progress.Stored.Load(), "packs", progress.Packs.Load(),
+		"took", v.opts.Now().Sub(start).Round(time.Millisecond))
 	return target, v.idx.DeletePutSource(stage)
 }
 

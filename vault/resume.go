@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/discofs/discofs/index"
@@ -31,7 +32,7 @@ func (v *Vault) Interrupted() ([]Interrupted, error) {
 		}
 		stage, err := v.idx.GetArchive(p.Stage)
 		if errors.Is(err, index.ErrNotFound) || (err == nil && stage.Status != index.StatusPending) {
-			return nil // committed or abandoned; the record is dropped when it is resumed
+			return nil // committed or abandoned; GC drops the record
 		}
 		if err != nil {
 			return err
@@ -46,6 +47,7 @@ func (v *Vault) Interrupted() ([]Interrupted, error) {
 		out = append(out, it)
 		return nil
 	})
+	sort.Slice(out, func(i, k int) bool { return out[i].Archive.Lot < out[k].Archive.Lot })
 	return out, err
 }
 
@@ -107,6 +109,9 @@ func (v *Vault) Resume(ctx context.Context, it Interrupted, progress *Progress) 
 	// The cut-off run may have written part of the tree; it is written again whole.
 	if err := v.idx.DeleteTree(it.stage, "/"); err != nil {
 		return target, err
+	}
+	if progress != nil {
+		progress.Total.Store(totalSize(srcs))
 	}
 	return v.putStaged(ctx, srcs, target, it.stage, progress)
 }

@@ -172,3 +172,21 @@ func TestResumeAddingPut(t *testing.T) {
 		t.Errorf("gc: %+v %v", rep, err)
 	}
 }
+
+// TestGCDropsSourcesOfFinishedPuts: sources left beside no pending archive (a crash between
+// a commit and their removal) are dropped by GC, and never listed as interrupted.
+func TestGCDropsSourcesOfFinishedPuts(t *testing.T) {
+	tv := newTestVault(t)
+	if err := tv.Index().SetPutSource(index.PutSource{Stage: "010101-01", Target: "010101-01", Paths: []string{"/gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := tv.Interrupted(); err != nil || len(list) != 0 {
+		t.Fatalf("interrupted: %v %v", list, err)
+	}
+	if _, err := tv.GC(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.Index().GetPutSource("010101-01"); !errors.Is(err, index.ErrNotFound) {
+		t.Fatalf("the stale sources after gc: %v", err)
+	}
+}
