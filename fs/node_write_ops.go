@@ -19,18 +19,18 @@ import (
 // checks a read-only mount first.
 
 // writable is 0 when the node's archive may change, else EROFS: the mount is read-only,
-// or the queue says the archive is. Changes the queue itself takes need not ask: it
-// refuses them with an error errno turns into EROFS.
-func (d *node) writable(what string) syscall.Errno {
-	if d.fsys.wr == nil {
+// or the archive is a v3.1 one (which never changes into another kind). Changes the queue
+// itself takes need not ask: it refuses them with an error errno turns into EROFS.
+func (d *node) writable() syscall.Errno {
+	if d.fsys.wr == nil || d.archive.Legacy {
 		return syscall.EROFS
 	}
-	return d.fsys.errno(d.fsys.wr.Writable(d.archive.ID), what, d.archive.ID, d.path())
+	return 0
 }
 
 // Setattr changes mode, times or size; owners cannot change.
 func (d *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if errno := d.writable("setattr"); errno != 0 {
+	if errno := d.writable(); errno != 0 {
 		return errno // even for what setattr does not keep (owners, atime)
 	}
 	wr := d.fsys.wr
@@ -93,7 +93,7 @@ func (d *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int6
 func (d *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, mode uint32) syscall.Errno {
 	h, ok := asHandle(f)
 	if !ok || h.sf == nil {
-		if errno := d.writable("fallocate"); errno != 0 {
+		if errno := d.writable(); errno != 0 {
 			return errno
 		}
 		return syscall.EBADF
@@ -167,7 +167,7 @@ func (d *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 
 // Mknod makes regular files only: devices, fifos and sockets cannot be archived.
 func (d *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if errno := d.writable("mknod"); errno != 0 {
+	if errno := d.writable(); errno != 0 {
 		return nil, errno
 	}
 	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
@@ -195,7 +195,7 @@ func (d *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 
 // Link refuses hard links: an archive's tree has one path per file.
 func (d *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if errno := d.writable("link"); errno != 0 {
+	if errno := d.writable(); errno != 0 {
 		return nil, errno
 	}
 	return nil, syscall.EPERM
@@ -221,12 +221,12 @@ const renameNoReplace = 1
 // Rename moves within one archive; across archives it is EXDEV, so mv copies, unless
 // either archive cannot change: then it is EROFS, and mv copies nothing.
 func (d *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	if errno := d.writable("rename"); errno != 0 {
+	if errno := d.writable(); errno != 0 {
 		return errno
 	}
 	to, ok := newParent.(*node)
 	if ok && to.archive.ID != d.archive.ID {
-		if errno := to.writable("rename"); errno != 0 {
+		if errno := to.writable(); errno != 0 {
 			return errno
 		}
 	}
@@ -243,7 +243,7 @@ func (d *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 
 // Setxattr refuses: only the discofs attributes exist, and they are read-only.
 func (d *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if errno := d.writable("setxattr"); errno != 0 {
+	if errno := d.writable(); errno != 0 {
 		return errno
 	}
 	if attr == XattrArchive || attr == XattrState {
@@ -254,7 +254,7 @@ func (d *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 
 // Removexattr refuses like Setxattr.
 func (d *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if errno := d.writable("removexattr"); errno != 0 {
+	if errno := d.writable(); errno != 0 {
 		return errno
 	}
 	if attr == XattrArchive || attr == XattrState {
@@ -358,7 +358,7 @@ func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 // Rename refuses archive renames; moving a file to the root is EXDEV like any move
 // between archives.
 func (r *rootNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	if to, ok := newParent.(*node); r.readOnlyArchive(name) || ok && to.writable("rename") != 0 {
+	if to, ok := newParent.(*node); r.readOnlyArchive(name) || ok && to.writable() != 0 {
 		return syscall.EROFS
 	}
 	return r.refuse()
@@ -376,7 +376,7 @@ func (r *rootNode) readOnlyArchive(name string) bool {
 	}
 	for i, n := range archiveNames(list) {
 		if n == name {
-			return r.fsys.wr.Writable(list[i].ID) != nil
+			return list[i].Legacy
 		}
 	}
 	return false

@@ -33,10 +33,6 @@ type Writer interface {
 	Rename(archive, from, to string, noReplace bool) error
 	SetAttr(archive, p string, a vault.SetAttr) (index.Node, error)
 	Truncate(archive, p string, size int64) (index.Node, error)
-	// Writable is nil for an archive that may change, and an error wrapping
-	// vault.ErrReadOnly for one that may not (a v3.1 archive), which every change above
-	// also returns before it changes anything.
-	Writable(archive string) error
 	State(ino uint64) (index.FileState, bool)
 	Left() uint64
 	SpoolDir() string
