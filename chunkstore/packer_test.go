@@ -211,10 +211,8 @@ func TestPackerPutErrorStopsIt(t *testing.T) {
 	if !errors.Is(err, fire) {
 		t.Fatalf("the packer's error is %v, want the failed put's", err)
 	}
-	select {
-	case <-p.Done():
-	default:
-		t.Error("Done is open after a failure")
+	if err := p.Add(ids[0], frames[0]); !errors.Is(err, fire) {
+		t.Errorf("a frame added after the failure: %v, want the failed put's error", err)
 	}
 	s.VerifyAllFaultsExercised(t)
 	// Only the first pack is reported, and it is the only one stored: nothing was put
