@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -259,6 +260,7 @@ func (w *Writeback) Status() WritebackStatus {
 	for a := range w.dirty {
 		s.Dirty = append(s.Dirty, a)
 	}
+	slices.Sort(s.Dirty)
 	return s
 }
 

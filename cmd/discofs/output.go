@@ -52,7 +52,15 @@ type statusJSON struct {
 
 func statusOut(s *vault.Status, mounted bool, queue *vault.WritebackStatus) statusJSON {
 	out := statusJSON{VaultID: s.VaultID, Store: s.Store, Archives: s.Archives, Files: s.Files, Size: s.Size,
-		Packs: s.Packs, Stored: s.Stored, Mounted: mounted, Queue: queue}
+		Packs: s.Packs, Stored: s.Stored, Mounted: mounted}
+	if queue != nil {
+		q := *queue
+		q.Dirty = make([]string, len(queue.Dirty))
+		for i, a := range queue.Dirty {
+			q.Dirty[i] = vault.FormatID(a)
+		}
+		out.Queue = &q
+	}
 	if s.Last != nil {
 		last := archiveOut(*s.Last)
 		out.Last = &last
