@@ -294,11 +294,13 @@ func cmdInfo(c *call) (answer, error) {
 		}
 	}
 	ans := fit(sb.String(), "info.txt")
-	card, err := c.b.v.Card(&a)
-	if err != nil {
-		return answer{}, err
+	if !a.Legacy { // a v3.1 archive's card is v3.1's own, in the channel
+		card, err := c.b.v.Card(&a)
+		if err != nil {
+			return answer{}, err
+		}
+		ans.embeds = []*discordgo.MessageEmbed{cardEmbed(card, "")}
 	}
-	ans.embeds = []*discordgo.MessageEmbed{cardEmbed(card, "")}
 	return ans, nil
 }
 
