@@ -9,7 +9,8 @@
 // with NewSession (a Session whose HTTP transport sends discord.com and the
 // CDN hosts to the emulator). The /_emulator/ control API injects faults,
 // expires URLs, corrupts attachments, posts as users, invokes slash commands,
-// clicks buttons and dumps the state; README.md documents it and the `discofs emulator`
+// clicks buttons, gives users roles, drops or recycles gateway connections and
+// dumps the state; README.md documents it and the `discofs emulator`
 // command (Main).
 //
 // # Deviations from Discord
@@ -41,11 +42,8 @@
 //     Cloudflare ban answers without a JSON body).
 //   - 429 storms (Faults.Storm429) carry X-RateLimit-Scope "shared" and do
 //     not count towards the ban.
-//   - MESSAGE_CONTENT: REST hides others' content, embeds, attachments and
-//     components when Config.MessageContentIntent (the developer-portal
-//     switch) is off, whatever intents gateway sessions asked for; the
-//     gateway hides them from each session that did not ask for the intent.
-//     A webhook's execute, edit and get answers show its message in full.
+//   - A webhook's execute, edit and get answers show its message in full,
+//     whatever the MESSAGE_CONTENT switch (see below).
 //   - Gateway payloads are never compressed, whatever IDENTIFY asks; presence
 //     and voice opcodes are accepted and ignored; GUILD_MEMBERS_CHUNK is not
 //     sent.
@@ -55,7 +53,11 @@
 //   - A slash command's responses of type 6 and 7, and any of type 8 and 9,
 //     are acknowledged and otherwise ignored (a click's 6 and 7 work).
 //
-// Faithful on purpose: archived threads are listed strictly before the
+// Faithful on purpose: MESSAGE_CONTENT. REST hides others' content, embeds,
+// attachments and components when Config.MessageContentIntent (the
+// developer-portal switch) is off, whatever intents gateway sessions asked for;
+// the gateway hides them from each session that did not ask for the intent.
+// Archived threads are listed strictly before the
 // given archive_timestamp, and discordgo's ThreadsArchived sends `before`
 // with second precision, so paging with it can skip threads archived in the
 // same second, as against Discord.

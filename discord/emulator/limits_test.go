@@ -118,7 +118,7 @@ func TestUnknownAndUnauthorized(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = sess.WebhookExecute(wh.ID, "not-its-token", true, &discordgo.WebhookParams{Content: "x"})
-	wantAPIMessage(t, err, 401, 50027, "Invalid Webhook Token")
+	wantAPIMessage(t, err, 401, codeInvalidWebhookToken, "Invalid Webhook Token")
 }
 
 func TestMissingPermissions(t *testing.T) {

@@ -127,7 +127,7 @@ func setBucketHeaders(h http.Header, route string, rl RouteLimit, remaining int,
 }
 
 // rateLimited answers 429 the way Discord does. scope is "user", "global"
-// or "shared"; only "shared" 429s do not count as invalid requests.
+// or "shared" (the fault storm's, which does not count as an invalid request).
 func rateLimited(w http.ResponseWriter, retry time.Duration, scope, msg string) {
 	if retry < time.Millisecond {
 		retry = time.Millisecond

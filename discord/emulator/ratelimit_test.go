@@ -175,7 +175,7 @@ func TestInvalidRequestBan(t *testing.T) {
 	if resp.StatusCode != 429 || body["global"] != true {
 		t.Fatalf("banned client got %d %v", resp.StatusCode, body)
 	}
-	// discordgo waits out the ban and gets through.
+	// Told not to wait, discordgo gets the ban's 429.
 	_, err := sess.User("@me", discordgo.WithRetryOnRatelimit(false))
 	var rle *discordgo.RateLimitError
 	if !errors.As(err, &rle) || rle.Message != banMessage || rle.RetryAfter <= 0 {
@@ -199,8 +199,8 @@ func banned(t *testing.T, srv *Server) bool {
 }
 
 // TestBanCounts403And429 checks that 403s and route 429s count towards the
-// invalid-request ban as 401s do, and that 429 storms, which carry scope
-// "shared", do not.
+// invalid-request ban as 401s do, and that 429 storms (scope "shared", answered
+// before a request reaches the count) do not.
 func TestBanCounts403And429(t *testing.T) {
 	t.Parallel()
 	limited := func(c *Config) {

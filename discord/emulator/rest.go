@@ -140,9 +140,9 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	switch rec.status {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
-		if w.Header().Get("X-RateLimit-Scope") != "shared" {
-			s.limiter.noteInvalid(time.Now(), s.cfg.InvalidRequestLimit, s.cfg.InvalidRequestWindow, s.cfg.BanDuration)
-		}
+		// A fault's 429 storm (scope "shared", which Discord does not count) is answered
+		// before a request gets here.
+		s.limiter.noteInvalid(time.Now(), s.cfg.InvalidRequestLimit, s.cfg.InvalidRequestWindow, s.cfg.BanDuration)
 	}
 }
 
