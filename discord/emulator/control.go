@@ -305,22 +305,15 @@ func (s *Server) ctlPermissions(w http.ResponseWriter, r *http.Request) error {
 		}
 		p = v
 	}
-	for _, names := range []struct {
-		list []string
-		on   bool
-	}{{body.Allow, true}, {body.Deny, false}} {
-		for _, n := range names.list {
-			bit, err := PermissionByName(n)
-			if err != nil {
-				return ctlBad(err.Error())
-			}
-			if names.on {
-				p |= bit
-			} else {
-				p &^= bit
-			}
-		}
+	allow, err := permBits(body.Allow)
+	if err != nil {
+		return ctlBad(err.Error())
 	}
+	deny, err := permBits(body.Deny)
+	if err != nil {
+		return ctlBad(err.Error())
+	}
+	p = (p | allow) &^ deny
 	s.SetBotPermissions(p)
 	writeJSON(w, http.StatusOK, map[string]string{"permissions": strconv.FormatInt(p, 10)})
 	return nil

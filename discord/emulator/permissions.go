@@ -72,6 +72,20 @@ func PermissionByName(name string) (int64, error) {
 	return 0, fmt.Errorf("unknown permission %q (known: %s)", name, strings.Join(names, ", "))
 }
 
+// permBits is the bitfield of the permissions names names, or the first unknown name's
+// error.
+func permBits(names []string) (int64, error) {
+	var p int64
+	for _, n := range names {
+		bit, err := PermissionByName(n)
+		if err != nil {
+			return 0, err
+		}
+		p |= bit
+	}
+	return p, nil
+}
+
 // _botNeeds fails with 50001 when the bot cannot see channels and with
 // 50013 when it lacks any of perms.
 func (s *Server) _botNeeds(perms int64) error {

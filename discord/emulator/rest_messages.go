@@ -40,8 +40,13 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 
 // writeMessage answers 200 with m as the bot sees it.
 func (s *Server) writeMessage(w http.ResponseWriter, m *message) {
+	s.writeMessageAs(w, m, s.cfg.MessageContentIntent)
+}
+
+// writeMessageAs answers 200 with m, its content shown when hasIntent.
+func (s *Server) writeMessageAs(w http.ResponseWriter, m *message, hasIntent bool) {
 	s.mu.Lock()
-	out := s._renderMessage(m, s.cfg.MessageContentIntent, time.Now())
+	out := s._renderMessage(m, hasIntent, time.Now())
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }

@@ -91,13 +91,9 @@ func (s *Server) ctlRoles(w http.ResponseWriter, r *http.Request) error {
 		if body.Name == "" {
 			return ctlBad("name is required")
 		}
-		var p int64
-		for _, n := range body.Permissions {
-			bit, err := PermissionByName(n)
-			if err != nil {
-				return ctlBad(err.Error())
-			}
-			p |= bit
+		p, err := permBits(body.Permissions)
+		if err != nil {
+			return ctlBad(err.Error())
 		}
 		nr := &role{ID: s.st.newSnowflake(time.Now()), Name: body.Name, Permissions: p, Position: len(s.st.Roles) + 2}
 		s.st.Roles[nr.ID] = nr

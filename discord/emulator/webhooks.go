@@ -161,18 +161,8 @@ func (s *Server) executeWebhook(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	s.writeWebhookMessage(w, m)
+	s.writeMessageAs(w, m, true) // in full: its sender holds the webhook's token
 	return nil
-}
-
-// writeWebhookMessage answers 200 with m in full, as GET of a webhook
-// message does: whoever holds the webhook's token sent it, and
-// MESSAGE_CONTENT only hides messages others sent.
-func (s *Server) writeWebhookMessage(w http.ResponseWriter, m *message) {
-	s.mu.Lock()
-	out := s._renderMessage(m, true, time.Now())
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
 }
 
 // _webhookMessage finds a message a webhook wrote.
@@ -224,7 +214,7 @@ func (s *Server) editWebhookMessage(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	s.writeWebhookMessage(w, m)
+	s.writeMessageAs(w, m, true) // in full: its sender holds the webhook's token
 	return nil
 }
 
