@@ -37,7 +37,7 @@ func smallTree(t *testing.T, dir string) {
 	}
 }
 
-// lastLine is the last line of s.
+// lastLineOf is the last line of s.
 func lastLineOf(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
@@ -271,13 +271,7 @@ func TestJSONOutputs(t *testing.T) {
 		}
 	}
 	// One flipped byte in the pack: every file of both archives is listed as damaged.
-	var pack string
-	filepath.WalkDir(filepath.Join(storeDir(c), "packs"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			pack = p
-		}
-		return nil
-	})
+	pack := packFiles(t, storeDir(c))[0]
 	b, err := os.ReadFile(pack)
 	if err != nil {
 		t.Fatal(err)

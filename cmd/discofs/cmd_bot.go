@@ -73,7 +73,7 @@ func runBot(ctx context.Context, e *env, args []string) error {
 	}
 	defer o.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if c.verbose {
+	if c.level > 0 {
 		log = c.logger(e.stderr)
 	}
 	bf.health = storeHealth(o)

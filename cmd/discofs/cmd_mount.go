@@ -90,7 +90,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	}
 	defer v.Close()
 	log := c.logger(e.stderr)
-	if !c.verbose {
+	if c.level == 0 {
 		// Failed reads are worth a line even when nothing else is.
 		log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}

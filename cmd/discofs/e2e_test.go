@@ -121,8 +121,7 @@ var idLine = regexp.MustCompile(`^#\d{6}-\d{2,}$`)
 func (c *cli) put(args ...string) string {
 	c.t.Helper()
 	r := c.ok(append([]string{"put"}, args...)...)
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	id := lines[len(lines)-1]
+	id := lastLineOf(r.stdout)
 	if !idLine.MatchString(id) {
 		c.t.Fatalf("put's last line is %q, not an archive ID", id)
 	}

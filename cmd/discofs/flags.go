@@ -13,9 +13,8 @@ import (
 type common struct {
 	home           string
 	passphraseFile string
-	// verbose is set by -v; level counts the -v flags given (see logger).
-	verbose bool
-	level   int
+	// level counts the -v flags given (see logger).
+	level int
 	// frameCache bounds the on-disk cache of fetched segments (the mount's --cache-size).
 	frameCache int64
 	// memoryCache bounds the opened segments kept in memory (the mount's --memory-cache).
@@ -62,7 +61,6 @@ func (v verbosity) Set(s string) error {
 	} else {
 		return fmt.Errorf("%q is not a level", s)
 	}
-	v.c.verbose = v.c.level > 0
 	return nil
 }
 
