@@ -104,6 +104,9 @@ func TestFlagErrorsAndHelp(t *testing.T) {
 		t.Errorf("init --kdf-time lots: %q", r.stderr)
 	}
 	c.fails(exitUsage, "verify", "-v=maybe")
+	// Flags that would do nothing are refused rather than ignored.
+	c.fails(exitUsage, "mount", "--save", t.TempDir())
+	c.fails(exitUsage, "mount", "--read-only", "--notify", t.TempDir())
 	for _, h := range []string{"-h", "--help"} {
 		r := c.ok("put", h)
 		if r.stderr != "" || !strings.HasPrefix(r.stdout, "usage: discofs put [--name NAME") || !strings.Contains(r.stdout, "  -archive string") {

@@ -64,6 +64,12 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	if err := needArgs(args, 1, 1); err != nil {
 		return err
 	}
+	if bf.save && !withBot {
+		return usagef("--save keeps the bot's settings: it goes with --bot")
+	}
+	if readOnly && !withBot && (bf.notify || bf.inhibitSleep) {
+		return usagef("--notify and --inhibit-sleep follow uploads, which a --read-only mount makes none of")
+	}
 	bf.home = c.home
 	mnt, err := filepath.Abs(args[0])
 	if err != nil {
