@@ -110,21 +110,6 @@ func (e edit) uploading() string {
 	return ""
 }
 
-// state is the emulator's GET /_emulator/state.
-func (h *botHarness) state(t *testing.T) emulator.StateDump {
-	t.Helper()
-	resp, err := http.Get(h.info.API + "/_emulator/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var d emulator.StateDump
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // threadsOf are the IDs of an archive's threads (id without '#') in d.
 func threadsOf(d emulator.StateDump, id string) []string {
 	var out []string
@@ -257,7 +242,7 @@ func TestBotCleanupOnDiscord(t *testing.T) {
 	kept := put("kept", map[string][]byte{"shared": shared})
 	gone := put("gone", map[string][]byte{"shared": shared, "own": own})
 
-	before := h.state(t)
+	before := h.srv.State("")
 	goneThreads, keptThreads := threadsOf(before, gone.ID), threadsOf(before, kept.ID)
 	goneAtts, keptAtts := attachmentsIn(before, goneThreads), attachmentsIn(before, keptThreads)
 	// gone's thread holds its own pack and its manifest; the shared pack is not in it.
@@ -273,7 +258,7 @@ func TestBotCleanupOnDiscord(t *testing.T) {
 		t.Errorf("cleanup: %q", done.Content)
 	}
 
-	after := h.state(t)
+	after := h.srv.State("")
 	if th := threadsOf(after, gone.ID); len(th) != 0 {
 		t.Errorf("the threads of %s are still there: %v", gone.ID, th)
 	}

@@ -20,26 +20,7 @@ import (
 // checks that a host without them is skipped silently.
 func TestHostTools(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	trace := filepath.Join(dir, "trace")
-	script := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	script("notify-send", `echo "notify $*" >> `+trace)
-	// Like systemd-inhibit: hold the lock while the command given last runs.
-	script("systemd-inhibit", `echo start >> `+trace+`; for a; do last=$a; done; $last; echo end >> `+trace)
-	h := newHost(slog.New(slog.DiscardHandler))
-	h.goos = "linux"
-	h.lookPath = func(name string) (string, error) {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err != nil {
-			return "", exec.ErrNotFound
-		}
-		return p, nil
-	}
-	read := func() string { b, _ := os.ReadFile(trace); return string(b) }
+	h, read := fakeTools(t, "linux", linuxTools)
 
 	h.notify(true, "discofs: archive finished", "#261126-01 photos")
 	if got := read(); !strings.Contains(got, "notify --app-name=discofs discofs: archive finished #261126-01 photos") {
