@@ -259,18 +259,12 @@ func TestLegacyMigrateKeepsThreadWhenVerifyFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v *vault.Vault
-	open := func(store chunkstore.Store) {
-		if v != nil {
-			v.Close()
-		}
-		if v, err = vault.Open(ctx, paths, vc, master, vault.Options{Store: store, Catalog: vault.RecordCatalog(mem),
-			Legacy: NewLegacyFetcher(info.Token)}); err != nil {
-			t.Fatal(err)
-		}
+	v, err := vault.Open(ctx, paths, vc, master, vault.Options{Store: fault, Catalog: vault.RecordCatalog(mem),
+		Legacy: NewLegacyFetcher(info.Token)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	open(fault)
-	defer func() { v.Close() }()
+	defer v.Close()
 	imps, errs := ScanLegacy(ctx, sess, info.API, info.ChannelID)
 	if len(errs) > 0 || len(imps) != 2 {
 		t.Fatalf("scan: %v", errs)
@@ -312,7 +306,7 @@ func TestLegacyMigrateKeepsThreadWhenVerifyFails(t *testing.T) {
 	}
 	checkLegacyArchive(t, v, "170126-01", filepath.Join(legacyFixtures(t), "small", "original"))
 
-	open(mem) // the store whole again
+	fault.Clear() // the store whole again
 	a, err := v.MigrateLegacy(ctx, "#170126-01", vault.MigrateOptions{Marker: marker, DeleteOld: true})
 	if err != nil {
 		t.Fatal(err)
