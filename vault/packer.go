@@ -14,29 +14,20 @@ var frameBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-// packer is a put run's packing stage: it hands sealed frames to a chunkstore.Packer,
-// which gathers them into packs no larger than the store takes and stores them, and it
-// records each stored pack's chunks in the index. A chunk becomes known to the index only
-// once its pack is stored.
-type packer struct {
-	w   *putRun
-	ctx context.Context
-}
-
-// pendingPack is a pack's bytes with the chunks in it and where each lies.
+// pendingPack is a pack's bytes with the chunks in it and where each lies (bytes only for
+// the packs a sliced folder's adoption stores itself).
 type pendingPack struct {
 	buf  []byte
 	ids  []chunkstore.ID
 	locs []index.Location
 }
 
-func newPacker(w *putRun, ctx context.Context) *packer { return &packer{w: w, ctx: ctx} }
-
-// run packs every frame and returns once every pack is stored and indexed (the
-// chunkstore.Packer stores packs on goroutines of its own and waits for them).
-func (p *packer) run(frames <-chan sealedFrame) error {
-	w := p.w
-	pk := chunkstore.NewPacker(p.ctx, w.v.store, chunkstore.PackerConfig{
+// pack is a put run's packing stage: it hands sealed frames to a chunkstore.Packer, which
+// gathers them into packs no larger than the store takes and stores them, and records
+// each stored pack's chunks in the index, so a chunk becomes known to the index only once
+// its pack is stored. It returns once every pack is stored and indexed.
+func (w *putRun) pack(ctx context.Context, frames <-chan sealedFrame) error {
+	pk := chunkstore.NewPacker(ctx, w.v.store, chunkstore.PackerConfig{
 		Uploaders: w.v.opts.Uploaders,
 		NewHandle: func() chunkstore.Handle {
 			return chunkstore.Handle{Type: chunkstore.TypePack, Name: randomHex(16), Group: w.group}

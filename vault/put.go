@@ -273,8 +273,7 @@ func (w *putRun) pipeline(ctx context.Context, produce produceFunc, finish func(
 		})
 	}
 	go func() { sealers.Wait(); close(frames) }()
-	pk := newPacker(w, ctx)
-	g.Go(func() error { return pk.run(frames) })
+	g.Go(func() error { return w.pack(ctx, frames) })
 	g.Go(func() error {
 		var failed error
 		for f := range files {
