@@ -111,7 +111,7 @@ func legacyThread(ctx context.Context, s *discordgo.Session, c legacyCard) ([]*v
 	if len(manifests) == 0 {
 		return nil, fmt.Errorf("thread %s holds no v3.1 manifest (N-manifest_HHMMSS_DDMMYY.json)", c.Thread)
 	}
-	sort.Slice(manifests, func(i, j int) bool { return legacyManifestLess(manifests[i].Filename, manifests[j].Filename) })
+	sort.Slice(manifests, func(i, j int) bool { return vault.LegacyManifestLess(manifests[i].Filename, manifests[j].Filename) })
 	var imps []*vault.LegacyImport
 	for i, mf := range manifests {
 		b, err := legacyDownload(ctx, s, mf.URL, legacyManifestLimit)
@@ -133,17 +133,6 @@ func legacyThread(ctx context.Context, s *discordgo.Session, c legacyCard) ([]*v
 		return nil, err
 	}
 	return imps, nil
-}
-
-// legacyManifestLess orders manifests by when v3.1 wrote them (the time in their names),
-// then by name.
-func legacyManifestLess(a, b string) bool {
-	ta, _ := vault.LegacyManifestTime(a)
-	tb, _ := vault.LegacyManifestTime(b)
-	if !ta.Equal(tb) {
-		return ta.Before(tb)
-	}
-	return a < b
 }
 
 // legacyDownload fetches an attachment through the session's client, which the emulator

@@ -18,6 +18,17 @@ var legacyManifestName = regexp.MustCompile(`^(?:\d+-)?manifest_(\d{6})_(\d{6})(
 // IsLegacyManifestName reports whether name is how v3.1 named its manifests.
 func IsLegacyManifestName(name string) bool { return legacyManifestName.MatchString(name) }
 
+// LegacyManifestLess orders manifests by when v3.1 wrote them (the time in their names),
+// then by name, in a thread as in a folder.
+func LegacyManifestLess(a, b string) bool {
+	ta, _ := LegacyManifestTime(a)
+	tb, _ := LegacyManifestTime(b)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return a < b
+}
+
 // LegacyManifestTime is when v3.1 wrote a manifest, read from its name in local time; ok is
 // false for a name that does not carry it.
 func LegacyManifestTime(name string) (t time.Time, ok bool) {
@@ -61,7 +72,7 @@ func ScanLegacyDir(dir string) ([]*LegacyImport, error) {
 	if len(manifests) == 0 {
 		return nil, fmt.Errorf("%s holds no v3.1 manifest (N-manifest_HHMMSS_DDMMYY.json)", dir)
 	}
-	sort.Slice(manifests, func(i, j int) bool { return manifests[i].Name() < manifests[j].Name() })
+	sort.Slice(manifests, func(i, j int) bool { return LegacyManifestLess(manifests[i].Name(), manifests[j].Name()) })
 	var out []*LegacyImport
 	for _, e := range manifests {
 		b, err := os.ReadFile(filepath.Join(abs, e.Name()))
